@@ -969,6 +969,89 @@ func (x *ContainerLogsResponse) GetData() []byte {
 	return nil
 }
 
+// FenceRequest sets the dead-man switch's deadline, relative to now.
+type FenceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kill_after_millis must be positive.
+	KillAfterMillis int64 `protobuf:"varint,1,opt,name=kill_after_millis,json=killAfterMillis,proto3" json:"kill_after_millis,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *FenceRequest) Reset() {
+	*x = FenceRequest{}
+	mi := &file_drover_runtime_v1_runtime_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FenceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FenceRequest) ProtoMessage() {}
+
+func (x *FenceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_runtime_v1_runtime_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FenceRequest.ProtoReflect.Descriptor instead.
+func (*FenceRequest) Descriptor() ([]byte, []int) {
+	return file_drover_runtime_v1_runtime_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *FenceRequest) GetKillAfterMillis() int64 {
+	if x != nil {
+		return x.KillAfterMillis
+	}
+	return 0
+}
+
+// FenceResponse is empty.
+type FenceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FenceResponse) Reset() {
+	*x = FenceResponse{}
+	mi := &file_drover_runtime_v1_runtime_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FenceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FenceResponse) ProtoMessage() {}
+
+func (x *FenceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_runtime_v1_runtime_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FenceResponse.ProtoReflect.Descriptor instead.
+func (*FenceResponse) Descriptor() ([]byte, []int) {
+	return file_drover_runtime_v1_runtime_proto_rawDescGZIP(), []int{17}
+}
+
 var File_drover_runtime_v1_runtime_proto protoreflect.FileDescriptor
 
 const file_drover_runtime_v1_runtime_proto_rawDesc = "" +
@@ -1045,12 +1128,15 @@ const file_drover_runtime_v1_runtime_proto_rawDesc = "" +
 	"\n" +
 	"tail_lines\x18\x03 \x01(\x03R\ttailLines\"+\n" +
 	"\x15ContainerLogsResponse\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data*\x87\x01\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\":\n" +
+	"\fFenceRequest\x12*\n" +
+	"\x11kill_after_millis\x18\x01 \x01(\x03R\x0fkillAfterMillis\"\x0f\n" +
+	"\rFenceResponse*\x87\x01\n" +
 	"\x0eContainerState\x12\x1f\n" +
 	"\x1bCONTAINER_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17CONTAINER_STATE_CREATED\x10\x01\x12\x1b\n" +
 	"\x17CONTAINER_STATE_RUNNING\x10\x02\x12\x1a\n" +
-	"\x16CONTAINER_STATE_EXITED\x10\x032\xda\x05\n" +
+	"\x16CONTAINER_STATE_EXITED\x10\x032\xa6\x06\n" +
 	"\x0eRuntimeService\x12_\n" +
 	"\fRunContainer\x12&.drover.runtime.v1.RunContainerRequest\x1a'.drover.runtime.v1.RunContainerResponse\x12b\n" +
 	"\rStopContainer\x12'.drover.runtime.v1.StopContainerRequest\x1a(.drover.runtime.v1.StopContainerResponse\x12h\n" +
@@ -1058,7 +1144,8 @@ const file_drover_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x0eListContainers\x12(.drover.runtime.v1.ListContainersRequest\x1a).drover.runtime.v1.ListContainersResponse\x12h\n" +
 	"\x0fRemoveContainer\x12).drover.runtime.v1.RemoveContainerRequest\x1a*.drover.runtime.v1.RemoveContainerResponse\x12b\n" +
 	"\rWaitContainer\x12'.drover.runtime.v1.WaitContainerRequest\x1a(.drover.runtime.v1.WaitContainerResponse\x12d\n" +
-	"\rContainerLogs\x12'.drover.runtime.v1.ContainerLogsRequest\x1a(.drover.runtime.v1.ContainerLogsResponse0\x01BBZ@github.com/drover-dev/drover/pkg/api/drover/runtime/v1;runtimev1b\x06proto3"
+	"\rContainerLogs\x12'.drover.runtime.v1.ContainerLogsRequest\x1a(.drover.runtime.v1.ContainerLogsResponse0\x01\x12J\n" +
+	"\x05Fence\x12\x1f.drover.runtime.v1.FenceRequest\x1a .drover.runtime.v1.FenceResponseBBZ@github.com/drover-dev/drover/pkg/api/drover/runtime/v1;runtimev1b\x06proto3"
 
 var (
 	file_drover_runtime_v1_runtime_proto_rawDescOnce sync.Once
@@ -1073,7 +1160,7 @@ func file_drover_runtime_v1_runtime_proto_rawDescGZIP() []byte {
 }
 
 var file_drover_runtime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_drover_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_drover_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_drover_runtime_v1_runtime_proto_goTypes = []any{
 	(ContainerState)(0),             // 0: drover.runtime.v1.ContainerState
 	(*ContainerConfig)(nil),         // 1: drover.runtime.v1.ContainerConfig
@@ -1092,21 +1179,23 @@ var file_drover_runtime_v1_runtime_proto_goTypes = []any{
 	(*WaitContainerResponse)(nil),   // 14: drover.runtime.v1.WaitContainerResponse
 	(*ContainerLogsRequest)(nil),    // 15: drover.runtime.v1.ContainerLogsRequest
 	(*ContainerLogsResponse)(nil),   // 16: drover.runtime.v1.ContainerLogsResponse
-	nil,                             // 17: drover.runtime.v1.ContainerConfig.EnvEntry
-	nil,                             // 18: drover.runtime.v1.ContainerConfig.LabelsEntry
-	nil,                             // 19: drover.runtime.v1.ContainerInfo.LabelsEntry
-	nil,                             // 20: drover.runtime.v1.ListContainersRequest.LabelSelectorEntry
+	(*FenceRequest)(nil),            // 17: drover.runtime.v1.FenceRequest
+	(*FenceResponse)(nil),           // 18: drover.runtime.v1.FenceResponse
+	nil,                             // 19: drover.runtime.v1.ContainerConfig.EnvEntry
+	nil,                             // 20: drover.runtime.v1.ContainerConfig.LabelsEntry
+	nil,                             // 21: drover.runtime.v1.ContainerInfo.LabelsEntry
+	nil,                             // 22: drover.runtime.v1.ListContainersRequest.LabelSelectorEntry
 }
 var file_drover_runtime_v1_runtime_proto_depIdxs = []int32{
-	17, // 0: drover.runtime.v1.ContainerConfig.env:type_name -> drover.runtime.v1.ContainerConfig.EnvEntry
-	18, // 1: drover.runtime.v1.ContainerConfig.labels:type_name -> drover.runtime.v1.ContainerConfig.LabelsEntry
+	19, // 0: drover.runtime.v1.ContainerConfig.env:type_name -> drover.runtime.v1.ContainerConfig.EnvEntry
+	20, // 1: drover.runtime.v1.ContainerConfig.labels:type_name -> drover.runtime.v1.ContainerConfig.LabelsEntry
 	0,  // 2: drover.runtime.v1.ContainerInfo.state:type_name -> drover.runtime.v1.ContainerState
-	19, // 3: drover.runtime.v1.ContainerInfo.labels:type_name -> drover.runtime.v1.ContainerInfo.LabelsEntry
+	21, // 3: drover.runtime.v1.ContainerInfo.labels:type_name -> drover.runtime.v1.ContainerInfo.LabelsEntry
 	1,  // 4: drover.runtime.v1.RunContainerRequest.config:type_name -> drover.runtime.v1.ContainerConfig
 	2,  // 5: drover.runtime.v1.RunContainerResponse.info:type_name -> drover.runtime.v1.ContainerInfo
 	2,  // 6: drover.runtime.v1.StopContainerResponse.info:type_name -> drover.runtime.v1.ContainerInfo
 	2,  // 7: drover.runtime.v1.ContainerStatusResponse.info:type_name -> drover.runtime.v1.ContainerInfo
-	20, // 8: drover.runtime.v1.ListContainersRequest.label_selector:type_name -> drover.runtime.v1.ListContainersRequest.LabelSelectorEntry
+	22, // 8: drover.runtime.v1.ListContainersRequest.label_selector:type_name -> drover.runtime.v1.ListContainersRequest.LabelSelectorEntry
 	2,  // 9: drover.runtime.v1.ListContainersResponse.containers:type_name -> drover.runtime.v1.ContainerInfo
 	2,  // 10: drover.runtime.v1.WaitContainerResponse.info:type_name -> drover.runtime.v1.ContainerInfo
 	3,  // 11: drover.runtime.v1.RuntimeService.RunContainer:input_type -> drover.runtime.v1.RunContainerRequest
@@ -1116,15 +1205,17 @@ var file_drover_runtime_v1_runtime_proto_depIdxs = []int32{
 	11, // 15: drover.runtime.v1.RuntimeService.RemoveContainer:input_type -> drover.runtime.v1.RemoveContainerRequest
 	13, // 16: drover.runtime.v1.RuntimeService.WaitContainer:input_type -> drover.runtime.v1.WaitContainerRequest
 	15, // 17: drover.runtime.v1.RuntimeService.ContainerLogs:input_type -> drover.runtime.v1.ContainerLogsRequest
-	4,  // 18: drover.runtime.v1.RuntimeService.RunContainer:output_type -> drover.runtime.v1.RunContainerResponse
-	6,  // 19: drover.runtime.v1.RuntimeService.StopContainer:output_type -> drover.runtime.v1.StopContainerResponse
-	8,  // 20: drover.runtime.v1.RuntimeService.ContainerStatus:output_type -> drover.runtime.v1.ContainerStatusResponse
-	10, // 21: drover.runtime.v1.RuntimeService.ListContainers:output_type -> drover.runtime.v1.ListContainersResponse
-	12, // 22: drover.runtime.v1.RuntimeService.RemoveContainer:output_type -> drover.runtime.v1.RemoveContainerResponse
-	14, // 23: drover.runtime.v1.RuntimeService.WaitContainer:output_type -> drover.runtime.v1.WaitContainerResponse
-	16, // 24: drover.runtime.v1.RuntimeService.ContainerLogs:output_type -> drover.runtime.v1.ContainerLogsResponse
-	18, // [18:25] is the sub-list for method output_type
-	11, // [11:18] is the sub-list for method input_type
+	17, // 18: drover.runtime.v1.RuntimeService.Fence:input_type -> drover.runtime.v1.FenceRequest
+	4,  // 19: drover.runtime.v1.RuntimeService.RunContainer:output_type -> drover.runtime.v1.RunContainerResponse
+	6,  // 20: drover.runtime.v1.RuntimeService.StopContainer:output_type -> drover.runtime.v1.StopContainerResponse
+	8,  // 21: drover.runtime.v1.RuntimeService.ContainerStatus:output_type -> drover.runtime.v1.ContainerStatusResponse
+	10, // 22: drover.runtime.v1.RuntimeService.ListContainers:output_type -> drover.runtime.v1.ListContainersResponse
+	12, // 23: drover.runtime.v1.RuntimeService.RemoveContainer:output_type -> drover.runtime.v1.RemoveContainerResponse
+	14, // 24: drover.runtime.v1.RuntimeService.WaitContainer:output_type -> drover.runtime.v1.WaitContainerResponse
+	16, // 25: drover.runtime.v1.RuntimeService.ContainerLogs:output_type -> drover.runtime.v1.ContainerLogsResponse
+	18, // 26: drover.runtime.v1.RuntimeService.Fence:output_type -> drover.runtime.v1.FenceResponse
+	19, // [19:27] is the sub-list for method output_type
+	11, // [11:19] is the sub-list for method input_type
 	11, // [11:11] is the sub-list for extension type_name
 	11, // [11:11] is the sub-list for extension extendee
 	0,  // [0:11] is the sub-list for field type_name
@@ -1141,7 +1232,7 @@ func file_drover_runtime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_drover_runtime_v1_runtime_proto_rawDesc), len(file_drover_runtime_v1_runtime_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

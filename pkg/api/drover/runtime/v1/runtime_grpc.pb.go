@@ -29,6 +29,7 @@ const (
 	RuntimeService_RemoveContainer_FullMethodName = "/drover.runtime.v1.RuntimeService/RemoveContainer"
 	RuntimeService_WaitContainer_FullMethodName   = "/drover.runtime.v1.RuntimeService/WaitContainer"
 	RuntimeService_ContainerLogs_FullMethodName   = "/drover.runtime.v1.RuntimeService/ContainerLogs"
+	RuntimeService_Fence_FullMethodName           = "/drover.runtime.v1.RuntimeService/Fence"
 )
 
 // RuntimeServiceClient is the client API for RuntimeService service.
@@ -53,6 +54,12 @@ type RuntimeServiceClient interface {
 	WaitContainer(ctx context.Context, in *WaitContainerRequest, opts ...grpc.CallOption) (*WaitContainerResponse, error)
 	// ContainerLogs streams a container's stdout and stderr.
 	ContainerLogs(ctx context.Context, in *ContainerLogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ContainerLogsResponse], error)
+	// Fence arms the runtime's dead-man switch (SPEC N4, J13): once
+	// kill_after_millis have passed without another Fence call, every container
+	// is killed with SIGKILL, even if the worker that called Fence is dead or
+	// stopped. The worker calls it after each successful lease renewal, with the
+	// time left before it must have stopped its pods.
+	Fence(ctx context.Context, in *FenceRequest, opts ...grpc.CallOption) (*FenceResponse, error)
 }
 
 type runtimeServiceClient struct {
@@ -142,6 +149,16 @@ func (c *runtimeServiceClient) ContainerLogs(ctx context.Context, in *ContainerL
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RuntimeService_ContainerLogsClient = grpc.ServerStreamingClient[ContainerLogsResponse]
 
+func (c *runtimeServiceClient) Fence(ctx context.Context, in *FenceRequest, opts ...grpc.CallOption) (*FenceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FenceResponse)
+	err := c.cc.Invoke(ctx, RuntimeService_Fence_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RuntimeServiceServer is the server API for RuntimeService service.
 // All implementations must embed UnimplementedRuntimeServiceServer
 // for forward compatibility.
@@ -164,6 +181,12 @@ type RuntimeServiceServer interface {
 	WaitContainer(context.Context, *WaitContainerRequest) (*WaitContainerResponse, error)
 	// ContainerLogs streams a container's stdout and stderr.
 	ContainerLogs(*ContainerLogsRequest, grpc.ServerStreamingServer[ContainerLogsResponse]) error
+	// Fence arms the runtime's dead-man switch (SPEC N4, J13): once
+	// kill_after_millis have passed without another Fence call, every container
+	// is killed with SIGKILL, even if the worker that called Fence is dead or
+	// stopped. The worker calls it after each successful lease renewal, with the
+	// time left before it must have stopped its pods.
+	Fence(context.Context, *FenceRequest) (*FenceResponse, error)
 	mustEmbedUnimplementedRuntimeServiceServer()
 }
 
@@ -194,6 +217,9 @@ func (UnimplementedRuntimeServiceServer) WaitContainer(context.Context, *WaitCon
 }
 func (UnimplementedRuntimeServiceServer) ContainerLogs(*ContainerLogsRequest, grpc.ServerStreamingServer[ContainerLogsResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method ContainerLogs not implemented")
+}
+func (UnimplementedRuntimeServiceServer) Fence(context.Context, *FenceRequest) (*FenceResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Fence not implemented")
 }
 func (UnimplementedRuntimeServiceServer) mustEmbedUnimplementedRuntimeServiceServer() {}
 func (UnimplementedRuntimeServiceServer) testEmbeddedByValue()                        {}
@@ -335,6 +361,24 @@ func _RuntimeService_ContainerLogs_Handler(srv interface{}, stream grpc.ServerSt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type RuntimeService_ContainerLogsServer = grpc.ServerStreamingServer[ContainerLogsResponse]
 
+func _RuntimeService_Fence_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FenceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RuntimeServiceServer).Fence(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RuntimeService_Fence_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RuntimeServiceServer).Fence(ctx, req.(*FenceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RuntimeService_ServiceDesc is the grpc.ServiceDesc for RuntimeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -365,6 +409,10 @@ var RuntimeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "WaitContainer",
 			Handler:    _RuntimeService_WaitContainer_Handler,
+		},
+		{
+			MethodName: "Fence",
+			Handler:    _RuntimeService_Fence_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
