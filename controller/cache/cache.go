@@ -1,0 +1,472 @@
+// Package cache is the leader's in-memory view of the store, kept by one list
+// and one ordered watch over the whole /drover/ prefix.
+//
+// Because a single etcd watch delivers events in revision order, once the
+// cache holds a Job at mod revision R it has also applied every pod write up
+// to R. Reconcilers rely on this: each write that creates or deletes a Job's
+// pods also rewrites the Job, guarded by the Job's cached mod revision, so a
+// decision taken on a stale view fails with a conflict instead of landing
+// (no "expectations" bookkeeping is needed).
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
+	"github.com/drover-dev/drover/pkg/store"
+)
+
+// LabelControllerUID is the pod label that ties a pod to its controller (SPEC J1).
+const LabelControllerUID = "controller-uid"
+
+// Change is one applied change; Old is nil for an add, New is nil for a delete.
+// On a resync (after a relist) every object is reported with Old == New.
+type Change struct {
+	Old, New store.Object
+}
+
+// Handler is told of every change, in revision order, after it is applied. It
+// must not block (enqueue keys and return).
+type Handler func(Change)
+
+// Cache holds jobs, pods, nodes and node liveness. Objects it returns are
+// shared: callers must clone them (proto.Clone) before changing them.
+type Cache struct {
+	st *store.Store
+	lg *zap.Logger
+
+	mu         sync.RWMutex
+	rev        int64
+	revCh      chan struct{}
+	synced     bool
+	jobs       map[string]*v1.Job
+	pods       map[string]*v1.Pod
+	byOwner    map[string]map[string]*v1.Pod
+	byNode     map[string]map[string]*v1.Pod
+	unbound    map[string]*v1.Pod
+	nodes      map[string]*v1.Node
+	heartbeats map[string]bool
+	handlers   []Handler
+}
+
+// New returns an empty cache over st.
+func New(st *store.Store, lg *zap.Logger) *Cache {
+	c := &Cache{st: st, lg: lg.Named("cache"), revCh: make(chan struct{})}
+	c.reset()
+	return c
+}
+
+func (c *Cache) reset() {
+	c.jobs = map[string]*v1.Job{}
+	c.pods = map[string]*v1.Pod{}
+	c.byOwner = map[string]map[string]*v1.Pod{}
+	c.byNode = map[string]map[string]*v1.Pod{}
+	c.unbound = map[string]*v1.Pod{}
+	c.nodes = map[string]*v1.Node{}
+	c.heartbeats = map[string]bool{}
+}
+
+// AddHandler registers h; call it before Run.
+func (c *Cache) AddHandler(h Handler) { c.handlers = append(c.handlers, h) }
+
+// Run lists and then watches until ctx ends. After a watch failure (for
+// example a compacted revision) it lists again and reports a resync.
+func (c *Cache) Run(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		rev, err := c.list(ctx)
+		if err != nil {
+			c.lg.Warn("list failed", zap.Error(err))
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		err = c.watch(ctx, rev)
+		if ctx.Err() == nil {
+			c.lg.Warn("watch ended, listing again", zap.Error(err))
+		}
+	}
+	return nil
+}
+
+func (c *Cache) list(ctx context.Context) (int64, error) {
+	cli := c.st.Client()
+	var kvs []*mvccpb.KeyValue
+	var rev int64
+	key := store.Root
+	end := clientv3.GetPrefixRangeEnd(store.Root)
+	for {
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(5000)}
+		if rev > 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		resp, err := cli.Get(ctx, key, opts...)
+		if err != nil {
+			return 0, fmt.Errorf("cache: list: %w", err)
+		}
+		rev = resp.Header.Revision
+		kvs = append(kvs, resp.Kvs...)
+		if !resp.More || len(resp.Kvs) == 0 {
+			break
+		}
+		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+	c.mu.Lock()
+	c.reset()
+	var changes []Change
+	for _, kv := range kvs {
+		if obj := c.applyPutLocked(kv); obj != nil {
+			changes = append(changes, Change{Old: obj, New: obj})
+		}
+	}
+	c.advanceLocked(rev)
+	c.synced = true
+	c.mu.Unlock()
+	for _, ch := range changes {
+		c.dispatch(ch)
+	}
+	c.lg.Debug("listed", zap.Int("keys", len(kvs)), zap.Int64("revision", rev))
+	return rev, nil
+}
+
+func (c *Cache) watch(ctx context.Context, rev int64) error {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	wch := c.st.Client().Watch(wctx, store.Root, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithPrevKV(), clientv3.WithProgressNotify())
+	for resp := range wch {
+		if err := resp.Err(); err != nil {
+			return err
+		}
+		var changes []Change
+		c.mu.Lock()
+		for _, ev := range resp.Events {
+			var ch Change
+			if ev.Type == clientv3.EventTypeDelete {
+				ch = c.applyDeleteLocked(ev.Kv.Key)
+			} else {
+				old := c.lookupLocked(ev.Kv.Key)
+				ch = Change{Old: old, New: c.applyPutLocked(ev.Kv)}
+			}
+			if ch.Old != nil || ch.New != nil {
+				changes = append(changes, ch)
+			}
+		}
+		c.advanceLocked(resp.Header.Revision)
+		c.mu.Unlock()
+		for _, ch := range changes {
+			c.dispatch(ch)
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return errors.New("cache: watch channel closed")
+}
+
+func (c *Cache) dispatch(ch Change) {
+	for _, h := range c.handlers {
+		h(ch)
+	}
+}
+
+func (c *Cache) advanceLocked(rev int64) {
+	if rev > c.rev {
+		c.rev = rev
+		close(c.revCh)
+		c.revCh = make(chan struct{})
+	}
+}
+
+// lookupLocked returns the cached object stored under key, if any.
+func (c *Cache) lookupLocked(key []byte) store.Object {
+	k := string(key)
+	switch {
+	case strings.HasPrefix(k, store.JobsPrefix):
+		if j, ok := c.jobs[strings.TrimPrefix(k, store.JobsPrefix)]; ok {
+			return j
+		}
+	case strings.HasPrefix(k, store.PodsPrefix):
+		if p, ok := c.pods[strings.TrimPrefix(k, store.PodsPrefix)]; ok {
+			return p
+		}
+	case strings.HasPrefix(k, store.NodesPrefix):
+		if n, ok := c.nodes[strings.TrimPrefix(k, store.NodesPrefix)]; ok {
+			return n
+		}
+	}
+	return nil
+}
+
+// Heartbeat is the object reported for changes of a node's liveness key.
+// It is not stored anywhere; Metadata.Name is the node.
+type Heartbeat = v1.Node
+
+func (c *Cache) applyPutLocked(kv *mvccpb.KeyValue) store.Object {
+	k := string(kv.Key)
+	switch {
+	case strings.HasPrefix(k, store.JobsPrefix):
+		j, err := c.st.Jobs().Decode(kv)
+		if err != nil {
+			c.lg.Warn("undecodable job", zap.String("key", k), zap.Error(err))
+			return nil
+		}
+		c.jobs[strings.TrimPrefix(k, store.JobsPrefix)] = j
+		return j
+	case strings.HasPrefix(k, store.PodsPrefix):
+		p, err := c.st.Pods().Decode(kv)
+		if err != nil {
+			c.lg.Warn("undecodable pod", zap.String("key", k), zap.Error(err))
+			return nil
+		}
+		c.removePodLocked(strings.TrimPrefix(k, store.PodsPrefix))
+		c.addPodLocked(strings.TrimPrefix(k, store.PodsPrefix), p)
+		return p
+	case strings.HasPrefix(k, store.NodesPrefix):
+		n, err := c.st.Nodes().Decode(kv)
+		if err != nil {
+			c.lg.Warn("undecodable node", zap.String("key", k), zap.Error(err))
+			return nil
+		}
+		c.nodes[n.Metadata.Name] = n
+		return n
+	case strings.HasPrefix(k, store.HeartbeatsPrefix):
+		name := store.NodeFromHeartbeatKey(k)
+		c.heartbeats[name] = true
+		return heartbeat(name, true)
+	}
+	return nil
+}
+
+func (c *Cache) applyDeleteLocked(key []byte) Change {
+	k := string(key)
+	switch {
+	case strings.HasPrefix(k, store.JobsPrefix):
+		name := strings.TrimPrefix(k, store.JobsPrefix)
+		if j, ok := c.jobs[name]; ok {
+			delete(c.jobs, name)
+			return Change{Old: j}
+		}
+	case strings.HasPrefix(k, store.PodsPrefix):
+		name := strings.TrimPrefix(k, store.PodsPrefix)
+		if p := c.removePodLocked(name); p != nil {
+			return Change{Old: p}
+		}
+	case strings.HasPrefix(k, store.NodesPrefix):
+		name := strings.TrimPrefix(k, store.NodesPrefix)
+		if n, ok := c.nodes[name]; ok {
+			delete(c.nodes, name)
+			return Change{Old: n}
+		}
+	case strings.HasPrefix(k, store.HeartbeatsPrefix):
+		name := store.NodeFromHeartbeatKey(k)
+		delete(c.heartbeats, name)
+		return Change{Old: heartbeat(name, true), New: heartbeat(name, false)}
+	}
+	return Change{}
+}
+
+// heartbeat builds the pseudo-object reported for liveness changes: a Node
+// with only a name and a Ready condition.
+func heartbeat(node string, alive bool) *Heartbeat {
+	status := "False"
+	if alive {
+		status = "True"
+	}
+	return &Heartbeat{Kind: "Heartbeat", Metadata: &v1.ObjectMeta{Name: node},
+		Status: &v1.NodeStatus{Conditions: []*v1.NodeCondition{{Type: "Ready", Status: status}}}}
+}
+
+// IsHeartbeat reports whether obj is a liveness pseudo-object, and if so the
+// node and whether it is alive.
+func IsHeartbeat(obj store.Object) (node string, alive, ok bool) {
+	n, isNode := obj.(*v1.Node)
+	if !isNode || n.Kind != "Heartbeat" {
+		return "", false, false
+	}
+	return n.Metadata.Name, n.Status.Conditions[0].Status == "True", true
+}
+
+func (c *Cache) addPodLocked(key string, p *v1.Pod) {
+	c.pods[key] = p
+	if uid := p.GetMetadata().GetLabels()[LabelControllerUID]; uid != "" {
+		m := c.byOwner[uid]
+		if m == nil {
+			m = map[string]*v1.Pod{}
+			c.byOwner[uid] = m
+		}
+		m[key] = p
+	}
+	if node := p.GetSpec().GetNodeName(); node != "" {
+		m := c.byNode[node]
+		if m == nil {
+			m = map[string]*v1.Pod{}
+			c.byNode[node] = m
+		}
+		m[key] = p
+	} else {
+		c.unbound[key] = p
+	}
+}
+
+func (c *Cache) removePodLocked(key string) *v1.Pod {
+	p, ok := c.pods[key]
+	if !ok {
+		return nil
+	}
+	delete(c.pods, key)
+	delete(c.unbound, key)
+	if uid := p.GetMetadata().GetLabels()[LabelControllerUID]; uid != "" {
+		delete(c.byOwner[uid], key)
+		if len(c.byOwner[uid]) == 0 {
+			delete(c.byOwner, uid)
+		}
+	}
+	if node := p.GetSpec().GetNodeName(); node != "" {
+		delete(c.byNode[node], key)
+		if len(c.byNode[node]) == 0 {
+			delete(c.byNode, node)
+		}
+	}
+	return p
+}
+
+// Synced reports whether the first list has been applied.
+func (c *Cache) Synced() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.synced
+}
+
+// Revision is the store revision the cache has applied.
+func (c *Cache) Revision() int64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.rev
+}
+
+// WaitForRevision blocks until the cache has applied revision rev or ctx ends.
+func (c *Cache) WaitForRevision(ctx context.Context, rev int64) error {
+	for {
+		c.mu.RLock()
+		cur, ch := c.rev, c.revCh
+		c.mu.RUnlock()
+		if cur >= rev {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Key is the cache key of a namespaced object: "namespace/name".
+func Key(namespace, name string) string { return namespace + "/" + name }
+
+// Job returns the cached Job, or nil.
+func (c *Cache) Job(key string) *v1.Job {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.jobs[key]
+}
+
+// Jobs returns every cached Job.
+func (c *Cache) Jobs() []*v1.Job {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*v1.Job, 0, len(c.jobs))
+	for _, j := range c.jobs {
+		out = append(out, j)
+	}
+	return out
+}
+
+// JobByUID returns the cached Job with that uid, or nil.
+func (c *Cache) JobByUID(uid string) *v1.Job {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, j := range c.jobs {
+		if j.GetMetadata().GetUid() == uid {
+			return j
+		}
+	}
+	return nil
+}
+
+// Pod returns the cached Pod, or nil.
+func (c *Cache) Pod(key string) *v1.Pod {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.pods[key]
+}
+
+// PodsOwnedBy returns the pods labelled controller-uid=uid.
+func (c *Cache) PodsOwnedBy(uid string) []*v1.Pod {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return values(c.byOwner[uid])
+}
+
+// PodsOnNode returns the pods bound to node.
+func (c *Cache) PodsOnNode(node string) []*v1.Pod {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return values(c.byNode[node])
+}
+
+// UnboundPods returns the pods not yet bound to a node.
+func (c *Cache) UnboundPods() []*v1.Pod {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return values(c.unbound)
+}
+
+// Pods returns every cached pod.
+func (c *Cache) Pods() []*v1.Pod {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return values(c.pods)
+}
+
+// Node returns the cached Node, or nil.
+func (c *Cache) Node(name string) *v1.Node {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.nodes[name]
+}
+
+// Nodes returns every cached Node.
+func (c *Cache) Nodes() []*v1.Node {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return values(c.nodes)
+}
+
+// Alive reports whether node's liveness key exists (its lease is live).
+func (c *Cache) Alive(node string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.heartbeats[node]
+}
+
+func values[T any](m map[string]T) []T {
+	out := make([]T, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}

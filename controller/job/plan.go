@@ -1,0 +1,453 @@
+package job
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
+)
+
+// Job condition types and reasons (SPEC J6-J10).
+const (
+	CondComplete  = "Complete"
+	CondFailed    = "Failed"
+	CondSuspended = "Suspended"
+
+	ReasonBackoffLimitExceeded = "BackoffLimitExceeded"
+	ReasonDeadlineExceeded     = "DeadlineExceeded"
+	ReasonCompleted            = "Completed"
+	ReasonJobSuspended         = "JobSuspended"
+	ReasonJobResumed           = "JobResumed"
+
+	// Why the controller terminated a pod (AnnotationTerminationReason).
+	TerminationSuspended   = "Suspended"
+	TerminationExcess      = "Excess"
+	TerminationJobFinished = "JobFinished"
+)
+
+// Backoff bounds for re-creating pods after failures (SPEC J6).
+const (
+	BackoffBase = 10 * time.Second
+	BackoffMax  = 6 * time.Minute
+)
+
+// Limits keep one plan within one etcd transaction (store.MaxTxnOps): a
+// created pod is one operation, a counted pod one, a terminated pod two (the
+// pod and its assignment), the Job one.
+const (
+	maxCreatesPerPlan = 60
+	maxCountsPerPlan  = 60
+	maxTermsPerPlan   = 30
+)
+
+// Event is an event the plan asks to record for the Job (SPEC J17).
+type Event struct {
+	Type, Reason, Message string
+}
+
+// Termination is a pod to stop gracefully, and why.
+type Termination struct {
+	Pod    *v1.Pod
+	Reason string
+}
+
+// Plan is what one reconcile of a Job decided. Applying it is one
+// transaction guarded by the Job's and each touched pod's mod revision.
+type Plan struct {
+	// Status is the Job's new status. It includes exactly the pods in Count.
+	Status *v1.JobStatus
+	// Create are new pods (already named, labelled and owned).
+	Create []*v1.Pod
+	// Count are terminal pods whose outcome Status includes; their tracking
+	// finalizer is removed in the same transaction.
+	Count []*v1.Pod
+	// Terminate are pods to stop gracefully.
+	Terminate []Termination
+	// DeleteJob is set when the Job's TTL after finishing has passed (SPEC J8).
+	DeleteJob bool
+	Events    []Event
+	// Requeue asks for another pass at once (the plan was cut to fit a
+	// transaction); RequeueAfter for a timed one (backoff, deadline, TTL).
+	Requeue      bool
+	RequeueAfter time.Duration
+}
+
+// Empty reports whether the plan writes nothing besides an unchanged status.
+func (p *Plan) Empty(old *v1.JobStatus) bool {
+	return len(p.Create) == 0 && len(p.Count) == 0 && len(p.Terminate) == 0 && !p.DeleteJob &&
+		proto.Equal(old, p.Status)
+}
+
+// Namer makes pod names and uids; tests make them deterministic.
+type Namer interface {
+	PodName(job string, index int) string
+	UID() string
+}
+
+// plan decides what to do with job, given all its pods and the time. It is
+// pure: no I/O, no clock, no randomness beyond namer.
+func plan(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer) *Plan {
+	spec := job.GetSpec()
+	old := job.GetStatus()
+	if old == nil {
+		old = &v1.JobStatus{}
+	}
+	st := proto.Clone(old).(*v1.JobStatus)
+	p := &Plan{Status: st}
+	indexed := spec.GetCompletionMode() == "Indexed"
+	ts := timestamppb.New(now)
+
+	sort.Slice(pods, func(i, j int) bool { return pods[i].GetMetadata().GetName() < pods[j].GetMetadata().GetName() })
+
+	// 1. Account for terminal pods not yet counted (J11), at most
+	// maxCountsPerPlan of them so that the plan fits one transaction.
+	completed := parseIndexes(st.CompletedIndexes)
+	var active, terminating []*v1.Pod
+	uncountedLeft := 0
+	for _, pod := range pods {
+		switch {
+		case isTerminal(pod) && hasFinalizer(pod, FinalizerTracking):
+			if len(p.Count) >= maxCountsPerPlan {
+				uncountedLeft++
+				continue
+			}
+			p.Count = append(p.Count, pod)
+			if pod.GetStatus().GetPhase() == PhaseSucceeded {
+				if indexed {
+					if i := podIndex(pod.GetMetadata().GetAnnotations()); i >= 0 && i < int(spec.GetCompletions()) {
+						completed[i] = true
+					}
+				} else {
+					st.Succeeded++
+				}
+			} else if pod.GetMetadata().GetAnnotations()[AnnotationTerminationReason] != TerminationSuspended {
+				st.Failed++
+			}
+		case isTerminating(pod):
+			terminating = append(terminating, pod)
+		case isActive(pod):
+			active = append(active, pod)
+		}
+	}
+	if indexed {
+		st.CompletedIndexes = completed.String()
+		st.Succeeded = int32(len(completed))
+	}
+	if uncountedLeft > 0 {
+		p.Requeue = true
+	}
+
+	// 2. Conditions already final: stop what still runs, keep counting.
+	finished := hasCondition(st, CondComplete) || hasCondition(st, CondFailed)
+
+	// 3. Suspend and resume (J9).
+	suspended := spec.GetSuspend()
+	if !finished {
+		if suspended {
+			if setCondition(st, CondSuspended, "True", ReasonJobSuspended, "Job suspended", ts) {
+				p.Events = append(p.Events, Event{"Normal", "Suspended", "Job suspended"})
+			}
+		} else if c := condition(st, CondSuspended); c != nil && c.Status == "True" {
+			setCondition(st, CondSuspended, "False", ReasonJobResumed, "Job resumed", ts)
+			st.StartTime = ts
+			p.Events = append(p.Events, Event{"Normal", "Resumed", "Job resumed"})
+		}
+		if !suspended && st.StartTime == nil {
+			st.StartTime = ts
+		}
+	}
+
+	// 4. Failure: backoff limit (J6) and active deadline (J7).
+	if !finished {
+		backoffLimit := int32(6)
+		if spec.BackoffLimit != nil {
+			backoffLimit = spec.GetBackoffLimit()
+		}
+		switch {
+		case spec.ActiveDeadlineSeconds != nil && st.StartTime != nil && !suspended &&
+			!now.Before(st.StartTime.AsTime().Add(time.Duration(spec.GetActiveDeadlineSeconds())*time.Second)):
+			p.fail(st, ReasonDeadlineExceeded, "Job was active longer than specified deadline", ts)
+			finished = true
+		case st.Failed > backoffLimit:
+			p.fail(st, ReasonBackoffLimitExceeded, "Job has reached the specified backoff limit", ts)
+			finished = true
+		case spec.ActiveDeadlineSeconds != nil && st.StartTime != nil && !suspended:
+			left := st.StartTime.AsTime().Add(time.Duration(spec.GetActiveDeadlineSeconds()) * time.Second).Sub(now)
+			p.requeueAfter(left)
+		}
+	}
+
+	// 5. How many pods should be active.
+	parallelism := int32(1)
+	if spec.Parallelism != nil {
+		parallelism = spec.GetParallelism()
+	}
+	var want int32
+	switch {
+	case finished || suspended:
+		want = 0
+	case indexed:
+		want = min(parallelism, spec.GetCompletions()-st.Succeeded)
+	case spec.Completions == nil: // work queue (J3)
+		want = parallelism
+		if st.Succeeded > 0 {
+			// No new pods once one succeeded; the others may finish.
+			want = min(parallelism, int32(len(active)))
+		}
+	default:
+		want = min(parallelism, spec.GetCompletions()-st.Succeeded)
+	}
+	want = max(want, 0)
+
+	// 6. Too many: terminate the cheapest to lose (J2, J9).
+	if n := int32(len(active)) - want; n > 0 {
+		reason := TerminationExcess
+		switch {
+		case finished:
+			reason = TerminationJobFinished
+		case suspended:
+			reason = TerminationSuspended
+		}
+		victims := append([]*v1.Pod(nil), active...)
+		sortForTermination(victims)
+		for _, v := range victims[:min(int(n), len(victims))] {
+			if len(p.Terminate) >= maxTermsPerPlan {
+				p.Requeue = true
+				break
+			}
+			p.Terminate = append(p.Terminate, Termination{Pod: v, Reason: reason})
+		}
+	}
+
+	// 7. Too few: create, unless waiting out the failure backoff (J6). Pods
+	// still terminating count as active: with podReplacementPolicy Failed a
+	// replacement starts only once the old pod is terminal (J13, J16).
+	inflight := int32(len(active) + len(terminating))
+	if spec.GetPodReplacementPolicy() == "TerminatingOrFailed" {
+		inflight = int32(len(active))
+	}
+	if n := want - inflight; n > 0 && !finished && uncountedLeft == 0 {
+		if wait := backoffRemaining(pods, now); wait > 0 {
+			p.requeueAfter(wait)
+		} else {
+			p.create(job, active, terminating, completed, int(n), now, namer)
+		}
+	}
+
+	// 8. Completion (J1, J3, J4).
+	stillRunning := len(active) + len(terminating) + len(p.Create)
+	if !finished && uncountedLeft == 0 {
+		done := false
+		switch {
+		case indexed || spec.Completions != nil:
+			done = st.Succeeded >= spec.GetCompletions()
+		default:
+			done = st.Succeeded > 0 && stillRunning == 0
+		}
+		if done {
+			if stillRunning > 0 {
+				// Stop the rest first; complete once they are terminal.
+				for _, a := range active {
+					if !p.terminating(a) && len(p.Terminate) < maxTermsPerPlan {
+						p.Terminate = append(p.Terminate, Termination{Pod: a, Reason: TerminationJobFinished})
+					}
+				}
+			} else {
+				setCondition(st, CondComplete, "True", ReasonCompleted, "Reached expected number of succeeded pods", ts)
+				st.CompletionTime = ts
+				p.Events = append(p.Events, Event{"Normal", "Completed", "Job completed"})
+				finished = true
+			}
+		}
+	}
+
+	// 9. Status counters (J10).
+	st.Active = 0
+	var ready int32
+	for _, a := range active {
+		if !p.terminating(a) {
+			st.Active++
+			if isReady(a) {
+				ready++
+			}
+		}
+	}
+	st.Active += int32(len(p.Create))
+	st.Ready = proto.Int32(ready)
+	st.Terminating = proto.Int32(int32(len(terminating) + len(p.Terminate)))
+
+	// 10. TTL after finished (J8).
+	if finished && spec.TtlSecondsAfterFinished != nil {
+		if at := finishedAt(st); at != nil {
+			left := at.AsTime().Add(time.Duration(spec.GetTtlSecondsAfterFinished()) * time.Second).Sub(now)
+			if left <= 0 {
+				p.DeleteJob = true
+			} else {
+				p.requeueAfter(left)
+			}
+		}
+	}
+	return p
+}
+
+func (p *Plan) fail(st *v1.JobStatus, reason, msg string, ts *timestamppb.Timestamp) {
+	setCondition(st, CondFailed, "True", reason, msg, ts)
+	p.Events = append(p.Events, Event{"Warning", reason, msg})
+}
+
+func (p *Plan) requeueAfter(d time.Duration) {
+	if d <= 0 {
+		d = time.Millisecond
+	}
+	if p.RequeueAfter == 0 || d < p.RequeueAfter {
+		p.RequeueAfter = d
+	}
+}
+
+func (p *Plan) terminating(pod *v1.Pod) bool {
+	for _, t := range p.Terminate {
+		if t.Pod == pod {
+			return true
+		}
+	}
+	return false
+}
+
+// create adds up to n new pods. Indexed Jobs get the lowest indexes that have
+// neither succeeded nor a pod still running (J4, J13).
+func (p *Plan) create(job *v1.Job, active, terminating []*v1.Pod, completed indexSet, n int, now time.Time, namer Namer) {
+	if n > maxCreatesPerPlan {
+		n = maxCreatesPerPlan
+		p.Requeue = true
+	}
+	name := job.GetMetadata().GetName()
+	if job.GetSpec().GetCompletionMode() != "Indexed" {
+		for range n {
+			pod := newPod(job, namer.PodName(name, -1), namer.UID(), now)
+			p.Create = append(p.Create, pod)
+			p.Events = append(p.Events, Event{"Normal", "SuccessfulCreate", "Created pod: " + pod.Metadata.Name})
+		}
+		return
+	}
+	busy := indexSet{}
+	for _, pod := range append(append([]*v1.Pod(nil), active...), terminating...) {
+		busy[podIndex(pod.GetMetadata().GetAnnotations())] = true
+	}
+	for i := 0; i < int(job.GetSpec().GetCompletions()) && len(p.Create) < n; i++ {
+		if completed[i] || busy[i] {
+			continue
+		}
+		pod := newPod(job, namer.PodName(name, i), namer.UID(), now)
+		setIndex(pod, name, i)
+		p.Create = append(p.Create, pod)
+		p.Events = append(p.Events, Event{"Normal", "SuccessfulCreate", "Created pod: " + pod.Metadata.Name})
+	}
+}
+
+// setIndex gives an Indexed Job's pod its index: annotation, label,
+// JOB_COMPLETION_INDEX and hostname <job>-<index> (SPEC J4).
+func setIndex(pod *v1.Pod, job string, i int) {
+	s := strconv.Itoa(i)
+	pod.Metadata.Annotations[AnnotationIndex] = s
+	pod.Metadata.Labels[AnnotationIndex] = s
+	pod.Spec.Hostname = fmt.Sprintf("%s-%d", job, i)
+	for _, c := range pod.Spec.Containers {
+		c.Env = append(c.Env, &v1.EnvVar{Name: "JOB_COMPLETION_INDEX", Value: s})
+	}
+}
+
+// backoffRemaining is how long to wait before creating a pod after failures
+// (SPEC J6): 10 s doubling per failure that finished after the latest
+// success, capped at 6 minutes, from the finish of the latest failure. Pods
+// lost with their node (DisruptionTarget) are replaced at once (SPEC N2) and
+// do not add to the delay. It reads only stored pod times, so a new leader
+// computes the same delay.
+func backoffRemaining(pods []*v1.Pod, now time.Time) time.Duration {
+	var lastSuccess time.Time
+	for _, pod := range pods {
+		if pod.GetStatus().GetPhase() == PhaseSucceeded {
+			if t := finishTime(pod); t.After(lastSuccess) {
+				lastSuccess = t
+			}
+		}
+	}
+	n := 0
+	var lastFailure time.Time
+	for _, pod := range pods {
+		if pod.GetStatus().GetPhase() != PhaseFailed || isDisrupted(pod) || terminatedByController(pod) {
+			continue
+		}
+		t := finishTime(pod)
+		if !t.After(lastSuccess) {
+			continue
+		}
+		n++
+		if t.After(lastFailure) {
+			lastFailure = t
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return lastFailure.Add(BackoffDelay(n)).Sub(now)
+}
+
+// BackoffDelay is the delay after n consecutive failures: 10 s, 20 s, 40 s …
+// capped at 6 minutes.
+func BackoffDelay(n int) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	d := BackoffBase
+	for i := 1; i < n; i++ {
+		d *= 2
+		if d >= BackoffMax {
+			return BackoffMax
+		}
+	}
+	return d
+}
+
+func condition(st *v1.JobStatus, typ string) *v1.JobCondition {
+	for _, c := range st.GetConditions() {
+		if c.GetType() == typ {
+			return c
+		}
+	}
+	return nil
+}
+
+func hasCondition(st *v1.JobStatus, typ string) bool {
+	c := condition(st, typ)
+	return c != nil && c.GetStatus() == "True"
+}
+
+// setCondition sets a condition; it reports whether its status changed.
+func setCondition(st *v1.JobStatus, typ, status, reason, msg string, ts *timestamppb.Timestamp) bool {
+	if c := condition(st, typ); c != nil {
+		if c.Status == status {
+			return false
+		}
+		c.Status, c.Reason, c.Message, c.LastTransitionTime, c.LastProbeTime = status, reason, msg, ts, ts
+		return true
+	}
+	st.Conditions = append(st.Conditions, &v1.JobCondition{
+		Type: typ, Status: status, Reason: reason, Message: msg, LastTransitionTime: ts, LastProbeTime: ts,
+	})
+	return true
+}
+
+// finishedAt is when the Job finished: the Complete or Failed transition.
+func finishedAt(st *v1.JobStatus) *timestamppb.Timestamp {
+	for _, typ := range []string{CondComplete, CondFailed} {
+		if c := condition(st, typ); c != nil && c.Status == "True" {
+			return c.LastTransitionTime
+		}
+	}
+	return nil
+}

@@ -1,0 +1,281 @@
+// Package queue is the controller's work queue: keys are de-duplicated, a key
+// being processed is never handed to a second worker, failed keys are retried
+// with exponential backoff, and AddAfter schedules timed work. The loop that
+// drains it (Run) is written once here, with panic recovery.
+package queue
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	"k8s.io/utils/clock"
+)
+
+// Queue holds keys to reconcile. It is safe for concurrent use.
+type Queue struct {
+	clk clock.Clock
+
+	mu         sync.Mutex
+	cond       *sync.Cond
+	ready      []string
+	dirty      map[string]bool // queued or to be requeued after processing
+	processing map[string]bool
+	waiting    waitHeap
+	waitIndex  map[string]*waitItem
+	failures   map[string]int
+	shutdown   bool
+	timer      clock.Timer
+	timerAt    time.Time
+
+	// BaseDelay and MaxDelay bound the retry backoff of a failing key.
+	BaseDelay, MaxDelay time.Duration
+}
+
+// New returns an empty queue using clk for delays.
+func New(clk clock.Clock) *Queue {
+	q := &Queue{
+		clk:        clk,
+		dirty:      map[string]bool{},
+		processing: map[string]bool{},
+		waitIndex:  map[string]*waitItem{},
+		failures:   map[string]int{},
+		BaseDelay:  5 * time.Millisecond,
+		MaxDelay:   30 * time.Second,
+	}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+// Add queues key now (a no-op if it is already queued).
+func (q *Queue) Add(key string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.addLocked(key)
+}
+
+func (q *Queue) addLocked(key string) {
+	if q.shutdown || q.dirty[key] {
+		return
+	}
+	q.dirty[key] = true
+	if q.processing[key] {
+		return // requeued when Done
+	}
+	q.ready = append(q.ready, key)
+	q.cond.Signal()
+}
+
+// AddAfter queues key once d has passed; an earlier pending time wins.
+func (q *Queue) AddAfter(key string, d time.Duration) {
+	if d <= 0 {
+		q.Add(key)
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.shutdown {
+		return
+	}
+	at := q.clk.Now().Add(d)
+	if it, ok := q.waitIndex[key]; ok {
+		if at.Before(it.at) {
+			it.at = at
+			heap.Fix(&q.waiting, it.index)
+		}
+	} else {
+		it := &waitItem{key: key, at: at}
+		heap.Push(&q.waiting, it)
+		q.waitIndex[key] = it
+	}
+	q.armLocked()
+}
+
+// armLocked makes sure a timer fires at the earliest waiting time.
+func (q *Queue) armLocked() {
+	if len(q.waiting) == 0 {
+		return
+	}
+	next := q.waiting[0].at
+	if q.timer != nil && !q.timerAt.After(next) {
+		return
+	}
+	if q.timer != nil {
+		q.timer.Stop()
+	}
+	q.timerAt = next
+	t := q.clk.NewTimer(next.Sub(q.clk.Now()))
+	q.timer = t
+	go func() {
+		<-t.C()
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		if q.timer == t {
+			q.timer = nil
+		}
+		q.promoteLocked()
+	}()
+}
+
+// promoteLocked moves due keys from waiting to ready.
+func (q *Queue) promoteLocked() {
+	now := q.clk.Now()
+	for len(q.waiting) > 0 && !q.waiting[0].at.After(now) {
+		it := heap.Pop(&q.waiting).(*waitItem)
+		delete(q.waitIndex, it.key)
+		q.addLocked(it.key)
+	}
+	q.armLocked()
+}
+
+// Retry queues key after a backoff that doubles with each consecutive failure.
+func (q *Queue) Retry(key string) {
+	q.mu.Lock()
+	n := q.failures[key]
+	q.failures[key] = n + 1
+	q.mu.Unlock()
+	d := q.BaseDelay << min(n, 30)
+	if d > q.MaxDelay || d < 0 {
+		d = q.MaxDelay
+	}
+	q.AddAfter(key, d)
+}
+
+// Forget resets key's failure count.
+func (q *Queue) Forget(key string) {
+	q.mu.Lock()
+	delete(q.failures, key)
+	q.mu.Unlock()
+}
+
+// Get blocks until a key is ready and marks it processing; ok is false after
+// ShutDown. The caller must call Done(key).
+func (q *Queue) Get() (key string, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.ready) == 0 && !q.shutdown {
+		q.cond.Wait()
+	}
+	if q.shutdown {
+		return "", false
+	}
+	key, q.ready = q.ready[0], q.ready[1:]
+	delete(q.dirty, key)
+	q.processing[key] = true
+	return key, true
+}
+
+// Done ends processing of key; if it was added meanwhile it is queued again.
+func (q *Queue) Done(key string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.processing, key)
+	if q.dirty[key] {
+		q.ready = append(q.ready, key)
+		q.cond.Signal()
+	}
+}
+
+// Len is the number of keys ready to process.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.ready)
+}
+
+// ShutDown makes Get return false; queued keys are dropped.
+func (q *Queue) ShutDown() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.shutdown = true
+	if q.timer != nil {
+		q.timer.Stop()
+	}
+	q.cond.Broadcast()
+}
+
+// Result tells the loop what to do after a successful reconcile.
+type Result struct {
+	// RequeueAfter > 0 reconciles the key again after that long.
+	RequeueAfter time.Duration
+	// Requeue reconciles the key again at once (after other queued keys).
+	Requeue bool
+}
+
+// ReconcileFunc reconciles one key. Returning an error retries the key with
+// backoff, unless the error wraps ErrTerminal.
+type ReconcileFunc func(ctx context.Context, key string) (Result, error)
+
+// ErrTerminal marks an error that retrying cannot fix.
+var ErrTerminal = errors.New("queue: terminal error")
+
+// Run drains q with workers goroutines until ctx ends, then shuts q down and
+// waits for the workers.
+func Run(ctx context.Context, q *Queue, workers int, lg *zap.Logger, fn ReconcileFunc) {
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				key, ok := q.Get()
+				if !ok {
+					return
+				}
+				process(ctx, q, lg, fn, key)
+			}
+		}()
+	}
+	<-ctx.Done()
+	q.ShutDown()
+	wg.Wait()
+}
+
+func process(ctx context.Context, q *Queue, lg *zap.Logger, fn ReconcileFunc, key string) {
+	defer q.Done(key)
+	res, err := func() (res Result, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return fn(ctx, key)
+	}()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Shutting down: nothing to retry.
+	case err != nil:
+		lg.Debug("reconcile failed", zap.String("key", key), zap.Error(err))
+		if !isTerminal(err) {
+			q.Retry(key)
+		}
+	case res.Requeue:
+		q.Forget(key)
+		q.Add(key)
+	case res.RequeueAfter > 0:
+		q.Forget(key)
+		q.AddAfter(key, res.RequeueAfter)
+	default:
+		q.Forget(key)
+	}
+}
+
+func isTerminal(err error) bool { return errors.Is(err, ErrTerminal) }
+
+type waitItem struct {
+	key   string
+	at    time.Time
+	index int
+}
+
+type waitHeap []*waitItem
+
+func (h waitHeap) Len() int           { return len(h) }
+func (h waitHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h waitHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
+func (h *waitHeap) Push(x any)        { it := x.(*waitItem); it.index = len(*h); *h = append(*h, it) }
+func (h *waitHeap) Pop() any          { old := *h; it := old[len(old)-1]; *h = old[:len(old)-1]; return it }
