@@ -30,7 +30,9 @@ func Dial(ctx context.Context, socketPath string) (runtimev1.RuntimeServiceClien
 }
 
 // client is a Backend over a RuntimeService client.
-type client struct{ c runtimev1.RuntimeServiceClient }
+type client struct {
+	c runtimev1.RuntimeServiceClient
+}
 
 // NewClient returns a Backend that calls c, mapping gRPC codes back to this
 // package's errors (so errors.Is(err, ErrNotFound) works across the wire).
