@@ -49,6 +49,7 @@ type Cache struct {
 	revCh      chan struct{}
 	synced     bool
 	jobs       map[string]*v1.Job
+	jobsByUID  map[string]*v1.Job
 	pods       map[string]*v1.Pod
 	byOwner    map[string]map[string]*v1.Pod
 	byNode     map[string]map[string]*v1.Pod
@@ -67,6 +68,7 @@ func New(st *store.Store, lg *zap.Logger) *Cache {
 
 func (c *Cache) reset() {
 	c.jobs = map[string]*v1.Job{}
+	c.jobsByUID = map[string]*v1.Job{}
 	c.pods = map[string]*v1.Pod{}
 	c.byOwner = map[string]map[string]*v1.Pod{}
 	c.byNode = map[string]map[string]*v1.Pod{}
@@ -224,6 +226,7 @@ func (c *Cache) applyPutLocked(kv *mvccpb.KeyValue) store.Object {
 			return nil
 		}
 		c.jobs[strings.TrimPrefix(k, store.JobsPrefix)] = j
+		c.jobsByUID[j.GetMetadata().GetUid()] = j
 		return j
 	case strings.HasPrefix(k, store.PodsPrefix):
 		p, err := c.st.Pods().Decode(kv)
@@ -257,6 +260,7 @@ func (c *Cache) applyDeleteLocked(key []byte) Change {
 		name := strings.TrimPrefix(k, store.JobsPrefix)
 		if j, ok := c.jobs[name]; ok {
 			delete(c.jobs, name)
+			delete(c.jobsByUID, j.GetMetadata().GetUid())
 			return Change{Old: j}
 		}
 	case strings.HasPrefix(k, store.PodsPrefix):
@@ -399,12 +403,7 @@ func (c *Cache) Jobs() []*v1.Job {
 func (c *Cache) JobByUID(uid string) *v1.Job {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	for _, j := range c.jobs {
-		if j.GetMetadata().GetUid() == uid {
-			return j
-		}
-	}
-	return nil
+	return c.jobsByUID[uid]
 }
 
 // Pod returns the cached Pod, or nil.

@@ -36,13 +36,14 @@ const (
 	BackoffMax  = 6 * time.Minute
 )
 
-// Limits keep one plan within one etcd transaction (store.MaxTxnOps): a
-// created pod is one operation, a counted pod one, a terminated pod two (the
-// pod and its assignment), the Job one.
+// Limits keep one plan within one etcd transaction (store.MaxTxnOps = 128):
+// a created pod is one operation, a counted pod up to two (it is deleted with
+// its assignment when its deletion was asked for), a terminated pod two (the
+// pod and its assignment), the Job one: 40 + 2*30 + 2*12 + 1 = 125.
 const (
-	maxCreatesPerPlan = 60
-	maxCountsPerPlan  = 60
-	maxTermsPerPlan   = 30
+	maxCreatesPerPlan = 40
+	maxCountsPerPlan  = 30
+	maxTermsPerPlan   = 12
 )
 
 // Event is an event the plan asks to record for the Job (SPEC J17).

@@ -35,8 +35,9 @@ type Store struct {
 }
 
 type fence struct {
-	key string
-	rev int64
+	key      string
+	rev      int64
+	onFenced func()
 }
 
 // New returns a Store over cli.
@@ -46,9 +47,11 @@ func New(cli *clientv3.Client) *Store { return &Store{cli: cli} }
 func (s *Store) Client() *clientv3.Client { return s.cli }
 
 // Fenced returns a Store whose transactions also require that the election key
-// leaderKey still exists with create revision rev.
-func (s *Store) Fenced(leaderKey string, rev int64) *Store {
-	return &Store{cli: s.cli, fence: &fence{key: leaderKey, rev: rev}}
+// leaderKey still exists with create revision rev. onFenced, if not nil, is
+// called (once per failed commit) when a commit fails for that reason, so
+// the deposed leader can step down.
+func (s *Store) Fenced(leaderKey string, rev int64, onFenced func()) *Store {
+	return &Store{cli: s.cli, fence: &fence{key: leaderKey, rev: rev, onFenced: onFenced}}
 }
 
 // Jobs returns the typed accessor for Jobs.
@@ -247,6 +250,9 @@ func (t *Txn) Commit(ctx context.Context) (int64, error) {
 		if f := t.s.fence; f != nil {
 			kvs := resp.Responses[0].GetResponseRange().GetKvs()
 			if len(kvs) == 0 || kvs[0].CreateRevision != f.rev {
+				if f.onFenced != nil {
+					f.onFenced()
+				}
 				return 0, ErrNotLeader
 			}
 		}

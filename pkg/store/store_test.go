@@ -116,7 +116,8 @@ func TestFencedWriteFailsAfterLeadershipMoves(t *testing.T) {
 	if err := el.Campaign(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	fenced := store.New(cli).Fenced(el.Key(), el.Rev())
+	var fencedCalls int
+	fenced := store.New(cli).Fenced(el.Key(), el.Rev(), func() { fencedCalls++ })
 	if _, err := fenced.Txn().Create(job("one")).Commit(ctx); err != nil {
 		t.Fatalf("leader write: %v", err)
 	}
@@ -137,6 +138,9 @@ func TestFencedWriteFailsAfterLeadershipMoves(t *testing.T) {
 	}
 	if _, err := fenced.Txn().Create(job("two")).Commit(ctx); !errors.Is(err, store.ErrNotLeader) {
 		t.Fatalf("deposed leader write: got %v, want ErrNotLeader", err)
+	}
+	if fencedCalls != 1 {
+		t.Fatalf("onFenced called %d times, want 1", fencedCalls)
 	}
 	if _, err := store.New(cli).Jobs().Get(ctx, "default", "two"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("fenced write landed: %v", err)

@@ -1,0 +1,220 @@
+// Package job is the Job reconciler (SPEC J1-J17): a pure planner (plan.go)
+// and the thin shell here that reads the leader's cache and applies a plan as
+// one fenced etcd transaction.
+package job
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	"k8s.io/utils/clock"
+
+	"github.com/drover-dev/drover/controller/cache"
+	"github.com/drover-dev/drover/controller/queue"
+	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
+	"github.com/drover-dev/drover/pkg/store"
+)
+
+// Controller reconciles Jobs.
+type Controller struct {
+	st    *store.Store
+	cache *cache.Cache
+	clk   clock.Clock
+	lg    *zap.Logger
+	q     *queue.Queue
+	namer Namer
+	// Workers is the number of Jobs reconciled at once.
+	Workers int
+}
+
+// New returns a Job controller writing through st (fenced by the caller's
+// leadership) and reading c. It registers its handler on c.
+func New(st *store.Store, c *cache.Cache, clk clock.Clock, lg *zap.Logger) *Controller {
+	jc := &Controller{st: st, cache: c, clk: clk, lg: lg.Named("job"), q: queue.New(clk), namer: randomNamer{}, Workers: 4}
+	c.AddHandler(jc.onChange)
+	return jc
+}
+
+// Queue exposes the work queue (for metrics and tests).
+func (c *Controller) Queue() *queue.Queue { return c.q }
+
+func (c *Controller) onChange(ch cache.Change) {
+	for _, obj := range []store.Object{ch.Old, ch.New} {
+		switch o := obj.(type) {
+		case *v1.Job:
+			c.q.Add(cache.Key(o.GetMetadata().GetNamespace(), o.GetMetadata().GetName()))
+		case *v1.Pod:
+			for _, ref := range o.GetMetadata().GetOwnerReferences() {
+				if ref.GetKind() == "Job" && ref.GetController() {
+					c.q.Add(cache.Key(o.GetMetadata().GetNamespace(), ref.GetName()))
+				}
+			}
+		}
+	}
+}
+
+// Run reconciles until ctx ends.
+func (c *Controller) Run(ctx context.Context) {
+	queue.Run(ctx, c.q, c.Workers, c.lg, c.Reconcile)
+}
+
+// Reconcile brings one Job ("namespace/name") closer to its spec.
+func (c *Controller) Reconcile(ctx context.Context, key string) (queue.Result, error) {
+	cached := c.cache.Job(key)
+	if cached == nil || cached.GetMetadata().GetDeletionTimestamp() != nil {
+		return queue.Result{}, nil // deleted, or being deleted by the garbage collector
+	}
+	job := proto.Clone(cached).(*v1.Job)
+	owned := c.cache.PodsOwnedBy(job.GetMetadata().GetUid())
+	pods := make([]*v1.Pod, len(owned))
+	for i, p := range owned {
+		pods[i] = proto.Clone(p).(*v1.Pod)
+	}
+	now := c.clk.Now()
+	p := plan(job, pods, now, c.namer)
+	res := queue.Result{Requeue: p.Requeue, RequeueAfter: p.RequeueAfter}
+	if p.Empty(job.GetStatus()) {
+		return res, nil
+	}
+	rev, err := c.apply(ctx, job, p, now)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		// The cache was behind; try again once it has caught up.
+		return queue.Result{RequeueAfter: 10 * time.Millisecond}, nil
+	case errors.Is(err, store.ErrNotLeader):
+		return res, fmt.Errorf("job %s: %w: %w", key, err, queue.ErrTerminal)
+	case err != nil:
+		return res, fmt.Errorf("job %s: %w", key, err)
+	}
+	c.record(ctx, job, p.Events, now)
+	// Read our own write before the next decision on this Job.
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = c.cache.WaitForRevision(wctx, rev)
+	return res, nil
+}
+
+// apply writes a plan in one transaction guarded by the Job's and every
+// touched pod's mod revision (and by leadership, through the fenced store).
+func (c *Controller) apply(ctx context.Context, job *v1.Job, p *Plan, now time.Time) (int64, error) {
+	tx := c.st.Txn()
+	if p.DeleteJob {
+		tx.Delete(job)
+	} else {
+		job.Status = p.Status
+		tx.Update(job)
+	}
+	for _, pod := range p.Create {
+		tx.Create(pod)
+	}
+	for _, pod := range p.Count {
+		pod.Metadata.Finalizers = withoutFinalizer(pod.Metadata.Finalizers, FinalizerTracking)
+		if pod.Metadata.DeletionTimestamp != nil && len(pod.Metadata.Finalizers) == 0 {
+			// Deletion was asked for and the pod is now counted: finish it (J11).
+			tx.Delete(pod)
+			if n := pod.GetSpec().GetNodeName(); n != "" {
+				tx.DeleteAssignment(n, pod.Metadata.Namespace, pod.Metadata.Name)
+			}
+			continue
+		}
+		tx.Update(pod)
+	}
+	ts := timestamppb.New(now)
+	for _, t := range p.Terminate {
+		pod := t.Pod
+		if pod.GetSpec().GetNodeName() == "" {
+			// Never bound, never ran: nothing to stop or count.
+			tx.Delete(pod)
+			continue
+		}
+		if pod.Metadata.Annotations == nil {
+			pod.Metadata.Annotations = map[string]string{}
+		}
+		pod.Metadata.Annotations[AnnotationTerminationReason] = t.Reason
+		pod.Metadata.DeletionTimestamp = ts
+		tx.Update(pod)
+		tx.PutAssignment(pod)
+	}
+	return tx.Commit(ctx)
+}
+
+// record stores the plan's events, best effort (SPEC J17). Pod creations are
+// folded into one event per reconcile to keep writes per pod low.
+func (c *Controller) record(ctx context.Context, job *v1.Job, evs []Event, now time.Time) {
+	var created []string
+	var rest []Event
+	for _, e := range evs {
+		if e.Reason == "SuccessfulCreate" {
+			created = append(created, strings.TrimPrefix(e.Message, "Created pod: "))
+			continue
+		}
+		rest = append(rest, e)
+	}
+	if len(created) > 0 {
+		msg := "Created pod: " + created[0]
+		if len(created) > 1 {
+			msg = fmt.Sprintf("Created %d pods: %s", len(created), strings.Join(created[:min(len(created), 5)], ", "))
+			if len(created) > 5 {
+				msg += ", …"
+			}
+		}
+		rest = append(rest, Event{"Normal", "SuccessfulCreate", msg})
+	}
+	for i, e := range rest {
+		ev := &v1.Event{
+			ApiVersion: "v1", Kind: "Event",
+			Metadata: &v1.ObjectMeta{
+				Name:              fmt.Sprintf("%s.%x%02d", job.Metadata.Name, now.UnixNano(), i),
+				Namespace:         job.Metadata.Namespace,
+				CreationTimestamp: timestamppb.New(now),
+			},
+			InvolvedObject: &v1.ObjectReference{ApiVersion: "batch/v1", Kind: "Job", Namespace: job.Metadata.Namespace, Name: job.Metadata.Name, Uid: job.Metadata.Uid},
+			Reason:         e.Reason, Message: e.Message, Type: e.Type,
+			FirstTimestamp: timestamppb.New(now), LastTimestamp: timestamppb.New(now), Count: 1,
+			Source: "job-controller",
+		}
+		if err := c.st.RecordEvent(ctx, ev); err != nil {
+			c.lg.Debug("record event failed", zap.String("job", job.Metadata.Name), zap.Error(err))
+		}
+	}
+}
+
+// randomNamer names pods like Kubernetes' generateName: <job>-<5 chars>, and
+// <job>-<index>-<5 chars> for Indexed Jobs.
+type randomNamer struct{}
+
+const suffixAlphabet = "bcdfghjklmnpqrstvwxz2456789"
+
+func (randomNamer) PodName(job string, index int) string {
+	b := make([]byte, 5)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = suffixAlphabet[int(b[i])%len(suffixAlphabet)]
+	}
+	prefix := job
+	if index >= 0 {
+		prefix = fmt.Sprintf("%s-%d", job, index)
+	}
+	if len(prefix) > 57 {
+		prefix = prefix[:57]
+	}
+	return prefix + "-" + string(b)
+}
+
+func (randomNamer) UID() string { return NewUID() }
+
+// NewUID returns a random RFC 4122 version 4 uid.
+func NewUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
