@@ -7,8 +7,8 @@ import (
 	"errors"
 	"strconv"
 
-	"github.com/drover-dev/drover/pkg/labels"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
+	"github.com/drover-dev/drover/pkg/labels"
 	"github.com/drover-dev/drover/pkg/store"
 )
 

@@ -8,8 +8,8 @@ import (
 
 	"go.etcd.io/etcd/client/v3/concurrency"
 
-	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/internal/etcdtest"
+	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
