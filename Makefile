@@ -11,7 +11,6 @@ export GOBIN := $(TOOLS)/bin
 BUF_VERSION               := v1.75.0
 PROTOC_GEN_GO_VERSION     := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION:= v1.5.1
-ETCD_VERSION              := v3.7.3
 
 DROVER       := $(BIN)/drover
 DEV_DATA     ?= $(CURDIR)/.run/data
@@ -69,11 +68,13 @@ proto: tools ## lint proto/ and regenerate pkg/api (committed)
 lint: tools ## buf lint
 	buf lint
 
-etcd: $(TOOLS)/bin/etcdctl ## build etcdctl (and etcd) from their Go modules
-$(TOOLS)/bin/etcdctl:
-	$(GO) install go.etcd.io/etcd/etcdctl/v3@$(ETCD_VERSION)
-$(TOOLS)/bin/etcd:
-	$(GO) install go.etcd.io/etcd/server/v3@$(ETCD_VERSION)
+# etcd and etcdctl are built from their Go modules, pinned in tools/etcd/go.mod
+# (`go install …@version` refuses them: their go.mod files hold replace directives).
+etcd: $(TOOLS)/bin/etcdctl $(TOOLS)/bin/etcd ## build etcdctl and etcd from their Go modules
+$(TOOLS)/bin/etcdctl: tools/etcd/go.mod
+	cd tools/etcd && CGO_ENABLED=0 $(GO) build -trimpath -o $@ go.etcd.io/etcd/etcdctl/v3
+$(TOOLS)/bin/etcd: tools/etcd/go.mod
+	cd tools/etcd && CGO_ENABLED=0 $(GO) build -trimpath -o $@ go.etcd.io/etcd/server/v3
 
 clean: ## remove build output (not the dev data dir)
 	rm -rf $(BIN)
