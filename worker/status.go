@@ -1,0 +1,259 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	runtimev1 "github.com/drover-dev/drover/pkg/api/drover/runtime/v1"
+	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
+	"github.com/drover-dev/drover/pkg/store"
+)
+
+// Pod phases (SPEC P2).
+const (
+	PhasePending   = "Pending"
+	PhaseRunning   = "Running"
+	PhaseSucceeded = "Succeeded"
+	PhaseFailed    = "Failed"
+)
+
+// Why the worker stops a pod's containers.
+const (
+	causeNone = ""
+	// causeTerminating: the assignment has a deletionTimestamp.
+	causeTerminating = "Terminating"
+	// causeDeadline: activeDeadlineSeconds passed (SPEC P1).
+	causeDeadline = "DeadlineExceeded"
+	// causeFenced: the worker could not renew its lease (SPEC N4).
+	causeFenced = "NodeFenced"
+	// causeTerminal: the stored pod is already Succeeded or Failed.
+	causeTerminal = "Terminal"
+)
+
+// Reasons and condition types the worker writes.
+const (
+	ReasonDeadlineExceeded = "DeadlineExceeded"
+	ReasonNodeFenced       = "NodeFenced"
+	ConditionReady         = "Ready"
+	ConditionDisruption    = "DisruptionTarget"
+)
+
+// IsTerminal reports whether phase is Succeeded or Failed.
+func IsTerminal(phase string) bool { return phase == PhaseSucceeded || phase == PhaseFailed }
+
+// ctrView is what the status is computed from for one container.
+type ctrView struct {
+	name  string
+	image string
+	// info is the current attempt (nil: not created yet); prev the one
+	// before it (nil: none).
+	info, prev *runtimev1.ContainerInfo
+	restarts   int32
+	// backoff is set while a restart of a failed container is pending.
+	backoff time.Duration
+}
+
+// podView is a pod as the worker sees it.
+type podView struct {
+	ctrs      []ctrView
+	startTime time.Time
+	cause     string
+	hostIP    string
+}
+
+func exited(info *runtimev1.ContainerInfo) bool {
+	return info.GetState() == runtimev1.ContainerState_CONTAINER_STATE_EXITED
+}
+
+func running(info *runtimev1.ContainerInfo) bool {
+	return info.GetState() == runtimev1.ContainerState_CONTAINER_STATE_RUNNING
+}
+
+// done reports whether every container has exited and none will restart.
+func (v podView) done() bool {
+	for _, c := range v.ctrs {
+		if !exited(c.info) || c.backoff > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// phase is the pod phase the view stands for.
+func (v podView) phase() string {
+	if v.done() {
+		if v.cause == causeDeadline || v.cause == causeFenced {
+			return PhaseFailed
+		}
+		for _, c := range v.ctrs {
+			if c.info.GetExitCode() != 0 || c.info.GetSignal() != 0 {
+				return PhaseFailed
+			}
+		}
+		return PhaseSucceeded
+	}
+	for _, c := range v.ctrs {
+		if c.info != nil {
+			return PhaseRunning
+		}
+	}
+	return PhasePending
+}
+
+func ts(unixNano int64) *timestamppb.Timestamp {
+	if unixNano == 0 {
+		return nil
+	}
+	return timestamppb.New(time.Unix(0, unixNano))
+}
+
+func terminated(info *runtimev1.ContainerInfo) *v1.ContainerState {
+	return &v1.ContainerState{Terminated: &v1.ContainerStateTerminated{
+		ExitCode:    info.GetExitCode(),
+		Signal:      info.GetSignal(),
+		Reason:      info.GetReason(),
+		Message:     info.GetMessage(),
+		StartedAt:   ts(info.GetStartedAtUnixNano()),
+		FinishedAt:  ts(info.GetFinishedAtUnixNano()),
+		ContainerId: containerURI(info.GetId()),
+	}}
+}
+
+func containerURI(id string) string { return "process://" + id }
+
+// buildStatus returns the pod status for view, based on the stored status
+// cur (whose conditions of other types, and transition times, it keeps).
+// It is pure: now is the only time it reads.
+func buildStatus(cur *v1.PodStatus, v podView, now time.Time) *v1.PodStatus {
+	st := &v1.PodStatus{Phase: v.phase(), HostIp: v.hostIP}
+	if !v.startTime.IsZero() {
+		st.StartTime = timestamppb.New(v.startTime)
+	}
+	allRunning := len(v.ctrs) > 0
+	for _, c := range v.ctrs {
+		cs := &v1.ContainerStatus{Name: c.name, Image: c.image, RestartCount: c.restarts}
+		switch {
+		case c.info == nil:
+			cs.State = &v1.ContainerState{Waiting: &v1.ContainerStateWaiting{Reason: "ContainerCreating"}}
+		case exited(c.info) && c.backoff > 0:
+			cs.State = &v1.ContainerState{Waiting: &v1.ContainerStateWaiting{
+				Reason:  "CrashLoopBackOff",
+				Message: fmt.Sprintf("back-off %v restarting failed container %s", c.backoff, c.name),
+			}}
+			cs.LastState = terminated(c.info)
+			cs.ContainerId = containerURI(c.info.GetId())
+		case exited(c.info):
+			cs.State = terminated(c.info)
+			cs.ContainerId = containerURI(c.info.GetId())
+			cs.Started = proto.Bool(false)
+		default:
+			cs.State = &v1.ContainerState{Running: &v1.ContainerStateRunning{StartedAt: ts(c.info.GetStartedAtUnixNano())}}
+			cs.ContainerId = containerURI(c.info.GetId())
+			cs.Started = proto.Bool(true)
+			cs.Ready = running(c.info)
+		}
+		if cs.LastState == nil && c.prev != nil {
+			cs.LastState = terminated(c.prev)
+		}
+		allRunning = allRunning && cs.Ready
+		st.ContainerStatuses = append(st.ContainerStatuses, cs)
+	}
+	switch v.cause {
+	case causeDeadline:
+		st.Reason = ReasonDeadlineExceeded
+		st.Message = "Pod was active on the node longer than the specified deadline"
+	case causeFenced:
+		st.Reason = ReasonNodeFenced
+		st.Message = "the worker could not renew its lease and killed the pod"
+	}
+
+	ready := &v1.PodCondition{Type: ConditionReady, Status: "False", Reason: "ContainersNotReady"}
+	switch {
+	case st.Phase == PhaseRunning && allRunning:
+		ready.Status, ready.Reason = "True", ""
+	case IsTerminal(st.Phase):
+		ready.Reason = "PodCompleted"
+	}
+	conds := []*v1.PodCondition{}
+	for _, c := range cur.GetConditions() {
+		if c.GetType() != ConditionReady && !(c.GetType() == ConditionDisruption && v.cause == causeFenced) {
+			conds = append(conds, c)
+		}
+	}
+	conds = append(conds, withTransition(ready, findCondition(cur, ConditionReady), now))
+	if v.cause == causeFenced && IsTerminal(st.Phase) {
+		c := &v1.PodCondition{Type: ConditionDisruption, Status: "True", Reason: ReasonNodeFenced, Message: st.Message}
+		conds = append(conds, withTransition(c, findCondition(cur, ConditionDisruption), now))
+	}
+	st.Conditions = conds
+	return st
+}
+
+func findCondition(st *v1.PodStatus, typ string) *v1.PodCondition {
+	for _, c := range st.GetConditions() {
+		if c.GetType() == typ {
+			return c
+		}
+	}
+	return nil
+}
+
+// withTransition sets c's lastTransitionTime: old's when the status is
+// unchanged, now otherwise.
+func withTransition(c, old *v1.PodCondition, now time.Time) *v1.PodCondition {
+	if old != nil && old.GetStatus() == c.GetStatus() && old.GetLastTransitionTime() != nil {
+		c.LastTransitionTime = old.GetLastTransitionTime()
+	} else {
+		c.LastTransitionTime = timestamppb.New(now)
+	}
+	return c
+}
+
+// Outcomes of writeStatus besides success and transient errors.
+var (
+	// errPodTerminal: the stored pod is already Succeeded or Failed (the
+	// controller may have failed it for node loss); it was not changed.
+	errPodTerminal = errors.New("worker: pod is already terminal")
+	// errPodGone: the pod no longer exists, or has another uid.
+	errPodGone = errors.New("worker: pod is gone")
+)
+
+// writeStatus writes the status built from v to the pod's own key, with a
+// compare-and-swap on its mod revision retried on conflict (SPEC P2). It
+// never touches a pod whose stored phase is terminal, nor another pod of the
+// same name.
+func writeStatus(ctx context.Context, st *store.Store, namespace, name, uid string, v podView, now time.Time) error {
+	for {
+		pod, err := st.Pods().Get(ctx, namespace, name)
+		if errors.Is(err, store.ErrNotFound) {
+			return errPodGone
+		}
+		if err != nil {
+			return err
+		}
+		if pod.GetMetadata().GetUid() != uid {
+			return errPodGone
+		}
+		if IsTerminal(pod.GetStatus().GetPhase()) {
+			return errPodTerminal
+		}
+		next := buildStatus(pod.GetStatus(), v, now)
+		if proto.Equal(next, pod.GetStatus()) {
+			return nil
+		}
+		pod.Status = next
+		_, err = st.Pods().Update(ctx, pod)
+		if errors.Is(err, store.ErrConflict) {
+			continue
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return errPodGone
+		}
+		return err
+	}
+}

@@ -1,0 +1,248 @@
+// Package worker is Drover's node agent: it registers its node and keeps an
+// etcd lease alive (SPEC N1), fences its pods when it cannot (N4), runs the
+// pods assigned to it through the RuntimeService and writes their status
+// (P2), keeps them across its own restarts (N3), and serves their logs (P3).
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"k8s.io/utils/clock"
+
+	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
+	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/worker/runtime"
+	"github.com/drover-dev/drover/worker/runtime/process"
+)
+
+// Defaults of Config (SPEC N1).
+const (
+	DefaultHeartbeatInterval = 10 * time.Second
+	DefaultLeaseTTL          = 40 * time.Second
+	DefaultAgentListen       = "127.0.0.1:0"
+	DefaultMaxPods           = "110"
+)
+
+// Config configures a Worker. Several Workers may run in one process, each
+// with its own NodeName and DataDir.
+type Config struct {
+	// NodeName is the node's name (required).
+	NodeName string
+	// Etcd is the client of the cluster's etcd (required); the Worker does
+	// not close it.
+	Etcd *clientv3.Client
+	// HeartbeatInterval is how often the lease is renewed (default 10 s).
+	HeartbeatInterval time.Duration
+	// LeaseTTL is the lease's time to live (default 40 s). The worker kills
+	// its pods when it has not renewed the lease for LeaseTTL - LeaseTTL/4
+	// (see FenceMargin); HeartbeatInterval must be shorter than that.
+	LeaseTTL time.Duration
+	// DataDir holds the runtime's containers and logs (required).
+	DataDir string
+	// RuntimeSocket is the unix socket of the RuntimeService, served by the
+	// Worker itself (default DataDir/runtime.sock).
+	RuntimeSocket string
+	// AgentListen is where the NodeAgentService (logs) listens (default
+	// 127.0.0.1:0, a free port).
+	AgentListen string
+	// AdvertiseAddr is the host:port published in the node's
+	// AgentEndpoint address; default the listener's address (with an
+	// unspecified host replaced by this machine's first non-loopback IP).
+	AdvertiseAddr string
+	// Labels are the node's labels; kubernetes.io/hostname=NodeName is added.
+	Labels map[string]string
+	// Capacity is the node's capacity (default cpu = NumCPU, memory = RAM,
+	// pods = 110).
+	Capacity map[string]string
+	// Logger receives the worker's logs (default: none).
+	Logger *zap.Logger
+	// Clock drives heartbeats, backoff, restarts and deadlines (default:
+	// the real clock).
+	Clock clock.WithTicker
+}
+
+// Worker is one node's agent. Create it with New and start it with Run.
+type Worker struct {
+	cfg    Config
+	lg     *zap.Logger
+	clock  clock.WithTicker
+	st     *store.Store
+	local  *process.Runtime
+	hostIP string
+
+	agentLis net.Listener
+	rtLis    net.Listener
+	hb       *heartbeat
+	sess     *session
+	pods     *podManager
+}
+
+// New checks cfg, fills in its defaults, creates the data directory and opens
+// the runtime socket and the NodeAgentService listener (Run closes them; call
+// Run exactly once).
+func New(cfg Config) (*Worker, error) {
+	if cfg.NodeName == "" {
+		return nil, errors.New("worker: no node name")
+	}
+	if cfg.Etcd == nil {
+		return nil, errors.New("worker: no etcd client")
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("worker: no data directory")
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.LeaseTTL < 2*time.Second || cfg.LeaseTTL%time.Second != 0 {
+		return nil, fmt.Errorf("worker: lease TTL %v: must be whole seconds, at least 2s", cfg.LeaseTTL)
+	}
+	if cfg.HeartbeatInterval >= cfg.LeaseTTL-FenceMargin(cfg.LeaseTTL) {
+		return nil, fmt.Errorf("worker: heartbeat interval %v must be shorter than the lease TTL less its fence margin (%v)",
+			cfg.HeartbeatInterval, cfg.LeaseTTL-FenceMargin(cfg.LeaseTTL))
+	}
+	if cfg.AgentListen == "" {
+		cfg.AgentListen = DefaultAgentListen
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if cfg.Capacity == nil {
+		cfg.Capacity = DefaultCapacity()
+	}
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	cfg.DataDir = dataDir
+	if cfg.RuntimeSocket == "" {
+		cfg.RuntimeSocket = filepath.Join(cfg.DataDir, "runtime.sock")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("worker: data dir: %w", err)
+	}
+	local, err := process.New(process.Config{Root: filepath.Join(cfg.DataDir, "containers")})
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	rtLis, err := runtime.Listen(cfg.RuntimeSocket)
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	agentLis, err := net.Listen("tcp", cfg.AgentListen)
+	if err != nil {
+		rtLis.Close()
+		return nil, fmt.Errorf("worker: agent listen: %w", err)
+	}
+	if cfg.AdvertiseAddr == "" {
+		cfg.AdvertiseAddr = advertise(agentLis.Addr().String())
+	}
+	host, _, _ := net.SplitHostPort(cfg.AdvertiseAddr)
+	lg := cfg.Logger.Named("worker").With(zap.String("node", cfg.NodeName))
+	w := &Worker{
+		cfg:      cfg,
+		lg:       lg,
+		clock:    cfg.Clock,
+		st:       store.New(cfg.Etcd),
+		local:    local,
+		hostIP:   host,
+		agentLis: agentLis,
+		rtLis:    rtLis,
+		sess:     newSession(),
+	}
+	return w, nil
+}
+
+// NodeName is the worker's node name.
+func (w *Worker) NodeName() string { return w.cfg.NodeName }
+
+// AgentAddr is the address published for the NodeAgentService.
+func (w *Worker) AgentAddr() string { return w.cfg.AdvertiseAddr }
+
+// DataDir is the worker's data directory.
+func (w *Worker) DataDir() string { return w.cfg.DataDir }
+
+// Heartbeat reports the lease heartbeat's state; safe to call at any time.
+func (w *Worker) Heartbeat() HeartbeatStatus {
+	if w.hb == nil {
+		return HeartbeatStatus{}
+	}
+	return w.hb.status()
+}
+
+// Run runs the worker until ctx ends: the RuntimeService, the lease
+// heartbeat and fence, the assignment watch and the NodeAgentService. It
+// returns nil once ctx has ended and every goroutine it started has
+// returned, or an error if a server fails. Ending ctx neither stops pods
+// (they outlive the worker, SPEC N3) nor revokes the lease: a worker that
+// restarts within the lease TTL keeps its pods. Pods are killed by the
+// runtime's fence only if no worker renews the lease in time (N4).
+func (w *Worker) Run(ctx context.Context) error {
+	defer w.agentLis.Close()
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return runtime.ServeListener(ctx, w.rtLis, w.local) })
+	conn, closer, err := runtime.Dial(ctx, w.cfg.RuntimeSocket)
+	if err != nil {
+		g.Wait()
+		return fmt.Errorf("worker: %w", err)
+	}
+	defer closer.Close()
+	rt := runtime.NewClient(conn)
+
+	w.hb = newHeartbeat(w, rt)
+	w.pods = newPodManager(w, rt)
+	agent := grpc.NewServer()
+	v1.RegisterNodeAgentServiceServer(agent, &agentServer{w: w, rt: rt})
+
+	g.Go(func() error { return w.hb.run(ctx) })
+	g.Go(func() error { w.hb.watchdog(ctx); return nil })
+	g.Go(func() error { return w.pods.run(ctx) })
+	g.Go(func() error {
+		stop := context.AfterFunc(ctx, agent.Stop)
+		defer stop()
+		if err := agent.Serve(w.agentLis); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("worker: agent server: %w", err)
+		}
+		return nil
+	})
+	w.lg.Info("worker started", zap.String("agent", w.cfg.AdvertiseAddr), zap.String("data_dir", w.cfg.DataDir))
+	err = g.Wait()
+	w.lg.Info("worker stopped")
+	return err
+}
+
+// advertise turns a listener address into one other machines can dial.
+func advertise(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsUnspecified() {
+		return addr
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+				return net.JoinHostPort(n.IP.String(), port)
+			}
+		}
+	}
+	return net.JoinHostPort("127.0.0.1", port)
+}
