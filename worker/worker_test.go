@@ -19,10 +19,10 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"k8s.io/utils/clock"
 
-	runtimev1 "github.com/drover-dev/drover/pkg/api/drover/runtime/v1"
-	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/internal/embedetcd"
 	"github.com/drover-dev/drover/internal/etcdtest"
+	runtimev1 "github.com/drover-dev/drover/pkg/api/drover/runtime/v1"
+	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/worker/runtime"
 	"github.com/drover-dev/drover/worker/runtime/process"
