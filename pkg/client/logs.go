@@ -59,7 +59,9 @@ func (c *Client) copyLogs(ctx context.Context, req *v1.PodLogsRequest, w io.Writ
 	for {
 		m, err := s.Recv()
 		if errors.Is(err, io.EOF) {
-			return wrote, nil
+			// A deadline reaches the server too, which may end the stream
+			// cleanly before the client sees its own context end.
+			return wrote, ctx.Err()
 		}
 		if err != nil {
 			return wrote, wrap(err)
