@@ -278,7 +278,12 @@ func (h *heartbeat) watchdog(ctx context.Context) {
 		var fire <-chan time.Time
 		var t clock.Timer
 		if !deadline.IsZero() {
-			t = h.clock.NewTimer(deadline.Sub(h.clock.Now()))
+			left := deadline.Sub(h.clock.Now())
+			if left <= 0 {
+				h.fence("lease not renewed in time")
+				continue
+			}
+			t = h.clock.NewTimer(left)
 			fire = t.C()
 		}
 		select {

@@ -178,7 +178,11 @@ func (p *podWorker) run(ctx context.Context) {
 		var fire <-chan time.Time
 		var t clock.Timer
 		if !next.IsZero() {
-			t = p.clock.NewTimer(next.Sub(p.clock.Now()))
+			wait := next.Sub(p.clock.Now())
+			if wait <= 0 {
+				continue
+			}
+			t = p.clock.NewTimer(wait)
 			fire = t.C()
 		}
 		select {

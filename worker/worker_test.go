@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/drover-dev/drover/internal/embedetcd"
 	"github.com/drover-dev/drover/internal/etcdtest"
@@ -571,3 +572,70 @@ func readLogs(t *testing.T, w *testWorker, req *v1.StreamPodLogsRequest) string 
 }
 
 var _ clock.WithTicker = clock.RealClock{}
+
+// TestOnFailureRestartsWithBackoff: with restartPolicy OnFailure a failed
+// container is restarted in place after 10 s, then 20 s (a fake clock), the
+// pod stays Running meanwhile, and restartCount and lastState say so.
+func TestOnFailureRestartsWithBackoff(t *testing.T) {
+	cli, _ := etcdtest.Start(t)
+	fc := clocktesting.NewFakeClock(time.Now())
+	w := startWorker(t, cli, "n1", t.TempDir(), func(c *Config) { c.Clock = fc })
+	counter := filepath.Join(t.TempDir(), "count")
+	pod := newPod("n1", "flaky", `n=$(cat `+counter+` 2>/dev/null || echo 0); n=$((n+1)); echo $n > `+counter+`; echo attempt $n; [ $n -ge 3 ]`)
+	pod.Spec.RestartPolicy = "OnFailure"
+	assign(t, w.st, pod)
+
+	backingOff := func(restarts int32) func(*v1.Pod) bool {
+		return func(p *v1.Pod) bool {
+			cs := p.GetStatus().GetContainerStatuses()
+			return p.GetStatus().GetPhase() == PhaseRunning && len(cs) == 1 &&
+				cs[0].GetState().GetWaiting().GetReason() == "CrashLoopBackOff" && cs[0].GetRestartCount() == restarts &&
+				cs[0].GetLastState().GetTerminated().GetExitCode() == 1
+		}
+	}
+	waitPod(t, w.st, pod, "first back-off", backingOff(0))
+	fc.Step(10 * time.Second)
+	waitPod(t, w.st, pod, "second back-off", backingOff(1))
+	fc.Step(20*time.Second - time.Millisecond)
+	if p, _ := w.st.Pods().Get(testCtx(t), "default", "flaky"); !backingOff(1)(p) {
+		t.Fatalf("restarted before its back-off: %v", p.GetStatus())
+	}
+	fc.Step(time.Millisecond)
+	p := waitPhase(t, w.st, pod, PhaseSucceeded)
+	cs := p.Status.ContainerStatuses[0]
+	if cs.RestartCount != 2 || cs.State.GetTerminated().GetExitCode() != 0 || cs.LastState.GetTerminated().GetExitCode() != 1 ||
+		cs.State.GetTerminated().GetContainerId() != "process://"+ContainerID(pod.Metadata.Uid, "main", 2) {
+		t.Fatalf("container status: %v", cs)
+	}
+	if got := readLogs(t, w, &v1.StreamPodLogsRequest{PodUid: pod.Metadata.Uid}); got != "attempt 3\n" {
+		t.Fatalf("logs of the last attempt: %q", got)
+	}
+}
+
+// TestActiveDeadline (SPEC P1): the pod is killed activeDeadlineSeconds after
+// it started and reported Failed with reason DeadlineExceeded.
+func TestActiveDeadline(t *testing.T) {
+	cli, _ := etcdtest.Start(t)
+	fc := clocktesting.NewFakeClock(time.Now())
+	w := startWorker(t, cli, "n1", t.TempDir(), func(c *Config) { c.Clock = fc })
+	pod := newPod("n1", "slow", "exec sleep 30")
+	pod.Spec.ActiveDeadlineSeconds = proto.Int64(5)
+	assign(t, w.st, pod)
+	waitPhase(t, w.st, pod, PhaseRunning)
+	fc.Step(5 * time.Second)
+	p := waitPhase(t, w.st, pod, PhaseFailed)
+	if p.Status.Reason != ReasonDeadlineExceeded || p.Status.ContainerStatuses[0].State.GetTerminated().GetSignal() != 15 {
+		t.Fatalf("status: %v", p.Status)
+	}
+}
+
+func waitPod(t *testing.T, st *store.Store, pod *v1.Pod, what string, cond func(*v1.Pod) bool) *v1.Pod {
+	t.Helper()
+	var got *v1.Pod
+	eventually(t, pod.Metadata.Name+": "+what, func() bool {
+		p, err := st.Pods().Get(testCtx(t), pod.Metadata.Namespace, pod.Metadata.Name)
+		got = p
+		return err == nil && cond(p)
+	})
+	return got
+}
