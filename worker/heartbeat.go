@@ -10,8 +10,6 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"k8s.io/utils/clock"
-
-	"github.com/drover-dev/drover/worker/runtime"
 )
 
 // Renewal retry backoff (SPEC N1): 200 ms, doubling, capped at 7 s.
@@ -94,7 +92,7 @@ type heartbeat struct {
 	kick     chan struct{}
 }
 
-func newHeartbeat(w *Worker, rt runtime.Backend) *heartbeat {
+func newHeartbeat(w *Worker) *heartbeat {
 	return &heartbeat{
 		lg:       w.cfg.Logger.Named("heartbeat").With(zap.String("node", w.cfg.NodeName)),
 		clock:    w.clock,
@@ -102,7 +100,7 @@ func newHeartbeat(w *Worker, rt runtime.Backend) *heartbeat {
 		ttl:      w.cfg.LeaseTTL,
 		leases:   w.cfg.Etcd,
 		register: w.register,
-		arm:      rt.Fence,
+		arm:      func(ctx context.Context, d time.Duration) error { return w.rt.Fence(ctx, d) },
 		sess:     w.sess,
 		kick:     make(chan struct{}, 1),
 	}

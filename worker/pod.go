@@ -113,7 +113,7 @@ func newPodWorker(m *podManager, pod *v1.Pod) *podWorker {
 	md := pod.GetMetadata()
 	p := &podWorker{
 		m: m, uid: md.GetUid(), namespace: md.GetNamespace(), name: md.GetName(),
-		lg:    m.lg.With(zap.String("pod", md.GetNamespace()+"/"+md.GetName()), zap.String("job", md.GetLabels()["job-name"])),
+		lg:    podLogger(m.lg, pod),
 		clock: m.clock, rt: m.rt,
 		wake:  make(chan struct{}, 1),
 		pod:   pod,
@@ -123,6 +123,16 @@ func newPodWorker(m *podManager, pod *v1.Pod) *podWorker {
 		p.ctrs = append(p.ctrs, &ctr{spec: c, attempt: -1})
 	}
 	return p
+}
+
+// podLogger adds the pod and, if it has one, its Job to lg.
+func podLogger(lg *zap.Logger, pod *v1.Pod) *zap.Logger {
+	md := pod.GetMetadata()
+	lg = lg.With(zap.String("pod", md.GetNamespace()+"/"+md.GetName()))
+	if job := md.GetLabels()["job-name"]; job != "" {
+		lg = lg.With(zap.String("job", job))
+	}
+	return lg
 }
 
 func (p *podWorker) poke() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	goruntime "runtime"
 	"strconv"
 
@@ -97,6 +98,6 @@ func (w *Worker) register(ctx context.Context, lease clientv3.LeaseID) error {
 	return w.st.PutHeartbeat(ctx, store.Heartbeat{
 		Node:                 w.cfg.NodeName,
 		LeaseID:              int64(lease),
-		RenewIntervalSeconds: int64(w.cfg.HeartbeatInterval.Seconds()),
+		RenewIntervalSeconds: int64(math.Ceil(w.cfg.HeartbeatInterval.Seconds())),
 	})
 }

@@ -82,6 +82,7 @@ type Worker struct {
 
 	agentLis net.Listener
 	rtLis    net.Listener
+	rt       runtime.Backend // the RuntimeService client, set by Run
 	hb       *heartbeat
 	sess     *session
 	pods     *podManager
@@ -165,6 +166,7 @@ func New(cfg Config) (*Worker, error) {
 		rtLis:    rtLis,
 		sess:     newSession(),
 	}
+	w.hb = newHeartbeat(w)
 	return w, nil
 }
 
@@ -178,12 +180,7 @@ func (w *Worker) AgentAddr() string { return w.cfg.AdvertiseAddr }
 func (w *Worker) DataDir() string { return w.cfg.DataDir }
 
 // Heartbeat reports the lease heartbeat's state; safe to call at any time.
-func (w *Worker) Heartbeat() HeartbeatStatus {
-	if w.hb == nil {
-		return HeartbeatStatus{}
-	}
-	return w.hb.status()
-}
+func (w *Worker) Heartbeat() HeartbeatStatus { return w.hb.status() }
 
 // Run runs the worker until ctx ends: the RuntimeService, the lease
 // heartbeat and fence, the assignment watch and the NodeAgentService. It
@@ -203,8 +200,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	defer closer.Close()
 	rt := runtime.NewClient(conn)
-
-	w.hb = newHeartbeat(w, rt)
+	w.rt = rt
 	w.pods = newPodManager(w, rt)
 	agent := grpc.NewServer()
 	v1.RegisterNodeAgentServiceServer(agent, &agentServer{w: w, rt: rt})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -35,7 +36,7 @@ func TestMain(m *testing.M) {
 		os.Exit(process.ShimMain(os.Args[2]))
 	}
 	os.Setenv("GORACE", "atexit_sleep_ms=0")
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m)
 }
 
 // testWorker is a running Worker and what a test needs around it.
