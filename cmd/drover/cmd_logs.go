@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
+	"github.com/drover-dev/drover/pkg/client"
+)
+
+func init() { rootCmd.AddCommand(newLogsCmd(stdEnv)) }
+
+type logsOptions struct {
+	namespace string
+	container string
+	follow    bool
+	tail      int64
+	prefix    bool
+}
+
+func newLogsCmd(env *cliEnv) *cobra.Command {
+	var o logsOptions
+	cmd := &cobra.Command{
+		Use:   "logs (POD | pod/POD | job/JOB)",
+		Short: "Print the output of a pod, or of every pod of a Job",
+		Long: `Print a pod's output (stdout and stderr, as its worker kept it), also after
+the pod finished. job/NAME prints the output of every pod of the Job (label
+job-name=NAME), each line prefixed with [POD] when there are several; with -f
+they are followed at once.`,
+		Example: `  drover logs pi-7xk2q
+  drover logs job/parallel --tail 1
+  drover logs -f job/pi`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("tail") {
+				o.tail = 0
+			}
+			return userError(runLogs(cmd.Context(), env, args[0], o))
+		},
+	}
+	addNamespaceFlag(cmd, &o.namespace)
+	cmd.Flags().StringVarP(&o.container, "container", "c", "", "container name (default: the pod's only container)")
+	cmd.Flags().BoolVarP(&o.follow, "follow", "f", false, "keep streaming until the containers exit")
+	cmd.Flags().Int64Var(&o.tail, "tail", -1, "lines from the end to show (default: all)")
+	cmd.Flags().BoolVar(&o.prefix, "prefix", false, "prefix each line with [POD] even for a single pod")
+	return cmd
+}
+
+func runLogs(ctx context.Context, env *cliEnv, target string, o logsOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	kindName, name, ok := strings.Cut(target, "/")
+	if !ok {
+		kindName, name = "pod", target
+	}
+	k, err := parseKind(kindName)
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		return fmt.Errorf("a name is required")
+	}
+	c, err := env.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	opts := client.LogOptions{Container: o.container, Follow: o.follow, TailLines: o.tail}
+	var pods []string
+	switch k {
+	case kindPod:
+		pods = []string{name}
+	case kindJob:
+		if _, err := c.Jobs(o.namespace).Get(ctx, name); err != nil {
+			return notFound(k, name, err)
+		}
+		l, err := c.Pods(o.namespace).List(ctx, client.ListOptions{LabelSelector: "job-name=" + name})
+		if err != nil {
+			return err
+		}
+		sort.Slice(l.Items, func(i, j int) bool { return podOrder(l.Items[i], l.Items[j]) })
+		for _, p := range l.Items {
+			pods = append(pods, p.GetMetadata().GetName())
+		}
+		if len(pods) == 0 {
+			return fmt.Errorf("job %q has no pods", name)
+		}
+	default:
+		return fmt.Errorf("logs are kept for pods and jobs, not %s", k.plural)
+	}
+	prefix := o.prefix || len(pods) > 1
+	var mu sync.Mutex // one line at a time on env.out
+	stream := func(pod string) error {
+		var w io.Writer = env.out
+		var pw *prefixWriter
+		if prefix {
+			pw = &prefixWriter{prefix: "[" + pod + "] ", out: env.out, mu: &mu}
+			w = pw
+		}
+		err := c.PodLogs(ctx, o.namespace, pod, opts, w)
+		if pw != nil {
+			pw.flush()
+		}
+		if client.IsNotFound(err) {
+			return fmt.Errorf("pods %q not found", pod)
+		}
+		return err
+	}
+	if !o.follow {
+		for _, p := range pods {
+			if err := stream(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(pods))
+	for i, p := range pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = stream(p)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// podOrder sorts a Job's pods by creation, then name.
+func podOrder(a, b *v1.Pod) bool {
+	ta, tb := a.GetMetadata().GetCreationTimestamp().AsTime(), b.GetMetadata().GetCreationTimestamp().AsTime()
+	if !ta.Equal(tb) {
+		return ta.Before(tb)
+	}
+	return a.GetMetadata().GetName() < b.GetMetadata().GetName()
+}
+
+// prefixWriter writes whole lines, each with a prefix, under a shared lock,
+// so that the output of pods followed at once does not interleave mid-line.
+type prefixWriter struct {
+	prefix string
+	out    io.Writer
+	mu     *sync.Mutex
+	buf    []byte
+}
+
+func (w *prefixWriter) Write(p []byte) (int, error) {
+	w.buf = append(w.buf, p...)
+	var lines []byte
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		lines = append(lines, w.prefix...)
+		lines = append(lines, w.buf[:i+1]...)
+		w.buf = w.buf[i+1:]
+	}
+	if len(lines) > 0 {
+		w.mu.Lock()
+		_, err := w.out.Write(lines)
+		w.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// flush writes a last line that has no newline.
+func (w *prefixWriter) flush() {
+	if len(w.buf) == 0 {
+		return
+	}
+	w.mu.Lock()
+	fmt.Fprintf(w.out, "%s%s\n", w.prefix, w.buf)
+	w.mu.Unlock()
+	w.buf = nil
+}
