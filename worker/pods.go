@@ -286,6 +286,10 @@ func (m *podManager) handle(ev store.WatchEvent[*v1.Pod]) {
 func (m *podManager) ensure(pod *v1.Pod) {
 	uid := pod.GetMetadata().GetUid()
 	key := podKey(pod)
+	if uid == "" {
+		m.lg.Error("assigned pod has no uid; ignoring it", zap.String("pod", key))
+		return
+	}
 	if old, ok := m.byKey[key]; ok && old != uid {
 		// Another pod of the same name replaced this assignment.
 		if e, ok := m.pods[old]; ok {

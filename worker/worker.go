@@ -191,10 +191,13 @@ func (w *Worker) Heartbeat() HeartbeatStatus { return w.hb.status() }
 // runtime's fence only if no worker renews the lease in time (N4).
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.agentLis.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runtime.ServeListener(ctx, w.rtLis, w.local) })
 	conn, closer, err := runtime.Dial(ctx, w.cfg.RuntimeSocket)
 	if err != nil {
+		cancel()
 		g.Wait()
 		return fmt.Errorf("worker: %w", err)
 	}
