@@ -20,10 +20,17 @@ const (
 	JobFailureTarget      = "FailureTarget"
 )
 
-// ErrConditionUnreachable is wrapped by WaitForJobCondition's error when the
-// Job finished without the awaited condition (it failed while Complete was
-// awaited, or the reverse) or was deleted.
+// ErrConditionUnreachable matches (errors.Is) WaitForJobCondition's error
+// when the Job finished without the awaited condition (it failed while
+// Complete was awaited, or the reverse) or was deleted.
 var ErrConditionUnreachable = errors.New("client: the condition can no longer be met")
+
+// unreachableError says why a condition can no longer be met; it matches
+// ErrConditionUnreachable.
+type unreachableError struct{ msg string }
+
+func (e *unreachableError) Error() string        { return e.msg }
+func (e *unreachableError) Is(target error) bool { return target == ErrConditionUnreachable }
 
 // JobCondition returns the Job's condition of type t, or nil.
 func JobCondition(job *v1.Job, t string) *v1.JobCondition {
@@ -82,7 +89,7 @@ func (c *Client) WaitForJobCondition(ctx context.Context, ns, name, condType str
 				if cond.GetMessage() != "" {
 					detail += ": " + cond.GetMessage()
 				}
-				return true, fmt.Errorf("job %q is %s%s: %w", name, terminalWord(terminal), detail, ErrConditionUnreachable)
+				return true, &unreachableError{fmt.Sprintf("job %q is %s%s", name, terminalWord(terminal), detail)}
 			}
 		}
 		return false, nil
@@ -123,7 +130,7 @@ func (c *Client) WaitForJobCondition(ctx context.Context, ns, name, condType str
 			}
 			if ev.Type == Deleted {
 				w.Close()
-				return last, fmt.Errorf("job %q was deleted: %w", name, ErrConditionUnreachable)
+				return last, &unreachableError{fmt.Sprintf("job %q was deleted", name)}
 			}
 			if ev.Type == Bookmark {
 				continue
