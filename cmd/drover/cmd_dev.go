@@ -103,7 +103,7 @@ func runDev(cfg devConfig, lg *zap.Logger) error {
 		w, err := worker.New(worker.Config{
 			NodeName: name, Etcd: cli, DataDir: filepath.Join(cfg.dataDir, name),
 			HeartbeatInterval: cfg.heartbeat, LeaseTTL: cfg.leaseTTL,
-			Logger: lg.With(zap.String("node", name)),
+			Logger: lg,
 		})
 		if err != nil {
 			return err
