@@ -46,7 +46,8 @@ func toStatus(err error) error {
 			return status.Error(e.code, err.Error())
 		}
 	}
-	return status.Error(codes.Unavailable, err.Error())
+	// etcd's own errors are gRPC statuses and kept above; anything else is a bug.
+	return status.Error(codes.Internal, err.Error())
 }
 
 func notFound(kind, ns, name string) error {
