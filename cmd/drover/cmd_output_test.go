@@ -58,7 +58,8 @@ func (c *cli) runWithTimeout(timeout time.Duration, args ...string) (string, str
 	}
 	root := &cobra.Command{Use: "drover", SilenceUsage: true, SilenceErrors: true}
 	addServerFlag(root, env)
-	root.AddCommand(newApplyCmd(env), newGetCmd(env), newDescribeCmd(env), newLogsCmd(env), newDeleteCmd(env), newWaitCmd(env))
+	root.AddCommand(newApplyCmd(env), newGetCmd(env), newDescribeCmd(env), newLogsCmd(env), newDeleteCmd(env), newWaitCmd(env),
+		newCordonCmd(env, true), newCordonCmd(env, false), newDrainCmd(env), newStatusCmd(env))
 	root.SetArgs(append([]string{"--server", c.srv.Addr}, args...))
 	root.SetOut(&out)
 	root.SetErr(&errOut)
