@@ -2135,11 +2135,1221 @@ func (x *GetLeaderResponse) GetServingIdentity() string {
 	return ""
 }
 
+// CreateCronJobRequest carries the cron job to create.
+type CreateCronJobRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	CronJob *CronJob               `protobuf:"bytes,1,opt,name=cron_job,json=cronJob,proto3" json:"cron_job,omitempty"`
+	// dry_run validates without storing.
+	DryRun        bool `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCronJobRequest) Reset() {
+	*x = CreateCronJobRequest{}
+	mi := &file_drover_v1_api_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCronJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCronJobRequest) ProtoMessage() {}
+
+func (x *CreateCronJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCronJobRequest.ProtoReflect.Descriptor instead.
+func (*CreateCronJobRequest) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *CreateCronJobRequest) GetCronJob() *CronJob {
+	if x != nil {
+		return x.CronJob
+	}
+	return nil
+}
+
+func (x *CreateCronJobRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// CreateCronJobResponse is the stored cron job.
+type CreateCronJobResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CronJob       *CronJob               `protobuf:"bytes,1,opt,name=cron_job,json=cronJob,proto3" json:"cron_job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCronJobResponse) Reset() {
+	*x = CreateCronJobResponse{}
+	mi := &file_drover_v1_api_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCronJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCronJobResponse) ProtoMessage() {}
+
+func (x *CreateCronJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCronJobResponse.ProtoReflect.Descriptor instead.
+func (*CreateCronJobResponse) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *CreateCronJobResponse) GetCronJob() *CronJob {
+	if x != nil {
+		return x.CronJob
+	}
+	return nil
+}
+
+// GetCronJobRequest names one cron job.
+type GetCronJobRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCronJobRequest) Reset() {
+	*x = GetCronJobRequest{}
+	mi := &file_drover_v1_api_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCronJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCronJobRequest) ProtoMessage() {}
+
+func (x *GetCronJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCronJobRequest.ProtoReflect.Descriptor instead.
+func (*GetCronJobRequest) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *GetCronJobRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *GetCronJobRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// GetCronJobResponse is the cron job.
+type GetCronJobResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CronJob       *CronJob               `protobuf:"bytes,1,opt,name=cron_job,json=cronJob,proto3" json:"cron_job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCronJobResponse) Reset() {
+	*x = GetCronJobResponse{}
+	mi := &file_drover_v1_api_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCronJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCronJobResponse) ProtoMessage() {}
+
+func (x *GetCronJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCronJobResponse.ProtoReflect.Descriptor instead.
+func (*GetCronJobResponse) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *GetCronJobResponse) GetCronJob() *CronJob {
+	if x != nil {
+		return x.CronJob
+	}
+	return nil
+}
+
+// ListCronJobsRequest filters and pages a list. An empty namespace lists all namespaces.
+type ListCronJobsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Options       *ListOptions           `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCronJobsRequest) Reset() {
+	*x = ListCronJobsRequest{}
+	mi := &file_drover_v1_api_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCronJobsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCronJobsRequest) ProtoMessage() {}
+
+func (x *ListCronJobsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCronJobsRequest.ProtoReflect.Descriptor instead.
+func (*ListCronJobsRequest) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ListCronJobsRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *ListCronJobsRequest) GetOptions() *ListOptions {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+// ListCronJobsResponse is one page of cron jobs.
+type ListCronJobsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*CronJob             `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	Metadata      *ListMeta              `protobuf:"bytes,2,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCronJobsResponse) Reset() {
+	*x = ListCronJobsResponse{}
+	mi := &file_drover_v1_api_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCronJobsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCronJobsResponse) ProtoMessage() {}
+
+func (x *ListCronJobsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCronJobsResponse.ProtoReflect.Descriptor instead.
+func (*ListCronJobsResponse) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ListCronJobsResponse) GetItems() []*CronJob {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *ListCronJobsResponse) GetMetadata() *ListMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+// UpdateCronJobRequest carries the new cron job.
+type UpdateCronJobRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CronJob       *CronJob               `protobuf:"bytes,1,opt,name=cron_job,json=cronJob,proto3" json:"cron_job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCronJobRequest) Reset() {
+	*x = UpdateCronJobRequest{}
+	mi := &file_drover_v1_api_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCronJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCronJobRequest) ProtoMessage() {}
+
+func (x *UpdateCronJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCronJobRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCronJobRequest) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *UpdateCronJobRequest) GetCronJob() *CronJob {
+	if x != nil {
+		return x.CronJob
+	}
+	return nil
+}
+
+// UpdateCronJobResponse is the stored cron job.
+type UpdateCronJobResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CronJob       *CronJob               `protobuf:"bytes,1,opt,name=cron_job,json=cronJob,proto3" json:"cron_job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCronJobResponse) Reset() {
+	*x = UpdateCronJobResponse{}
+	mi := &file_drover_v1_api_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCronJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCronJobResponse) ProtoMessage() {}
+
+func (x *UpdateCronJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCronJobResponse.ProtoReflect.Descriptor instead.
+func (*UpdateCronJobResponse) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *UpdateCronJobResponse) GetCronJob() *CronJob {
+	if x != nil {
+		return x.CronJob
+	}
+	return nil
+}
+
+// DeleteCronJobRequest names the cron job to delete.
+type DeleteCronJobRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Options       *DeleteOptions         `protobuf:"bytes,3,opt,name=options,proto3" json:"options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCronJobRequest) Reset() {
+	*x = DeleteCronJobRequest{}
+	mi := &file_drover_v1_api_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCronJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCronJobRequest) ProtoMessage() {}
+
+func (x *DeleteCronJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCronJobRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCronJobRequest) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *DeleteCronJobRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *DeleteCronJobRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteCronJobRequest) GetOptions() *DeleteOptions {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+// DeleteCronJobResponse is the cron job as it was when deleted.
+type DeleteCronJobResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CronJob       *CronJob               `protobuf:"bytes,1,opt,name=cron_job,json=cronJob,proto3" json:"cron_job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCronJobResponse) Reset() {
+	*x = DeleteCronJobResponse{}
+	mi := &file_drover_v1_api_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCronJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCronJobResponse) ProtoMessage() {}
+
+func (x *DeleteCronJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCronJobResponse.ProtoReflect.Descriptor instead.
+func (*DeleteCronJobResponse) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *DeleteCronJobResponse) GetCronJob() *CronJob {
+	if x != nil {
+		return x.CronJob
+	}
+	return nil
+}
+
+// WatchCronJobsRequest selects what to watch.
+type WatchCronJobsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Options       *ListOptions           `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchCronJobsRequest) Reset() {
+	*x = WatchCronJobsRequest{}
+	mi := &file_drover_v1_api_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchCronJobsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchCronJobsRequest) ProtoMessage() {}
+
+func (x *WatchCronJobsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchCronJobsRequest.ProtoReflect.Descriptor instead.
+func (*WatchCronJobsRequest) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *WatchCronJobsRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *WatchCronJobsRequest) GetOptions() *ListOptions {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+// WatchCronJobsResponse is one change: type ADDED, MODIFIED, DELETED or BOOKMARK.
+type WatchCronJobsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Object        *CronJob               `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchCronJobsResponse) Reset() {
+	*x = WatchCronJobsResponse{}
+	mi := &file_drover_v1_api_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchCronJobsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchCronJobsResponse) ProtoMessage() {}
+
+func (x *WatchCronJobsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchCronJobsResponse.ProtoReflect.Descriptor instead.
+func (*WatchCronJobsResponse) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *WatchCronJobsResponse) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *WatchCronJobsResponse) GetObject() *CronJob {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
+// CreateDaemonSetRequest carries the daemon set to create.
+type CreateDaemonSetRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	DaemonSet *DaemonSet             `protobuf:"bytes,1,opt,name=daemon_set,json=daemonSet,proto3" json:"daemon_set,omitempty"`
+	// dry_run validates without storing.
+	DryRun        bool `protobuf:"varint,2,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateDaemonSetRequest) Reset() {
+	*x = CreateDaemonSetRequest{}
+	mi := &file_drover_v1_api_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateDaemonSetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateDaemonSetRequest) ProtoMessage() {}
+
+func (x *CreateDaemonSetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateDaemonSetRequest.ProtoReflect.Descriptor instead.
+func (*CreateDaemonSetRequest) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *CreateDaemonSetRequest) GetDaemonSet() *DaemonSet {
+	if x != nil {
+		return x.DaemonSet
+	}
+	return nil
+}
+
+func (x *CreateDaemonSetRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// CreateDaemonSetResponse is the stored daemon set.
+type CreateDaemonSetResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DaemonSet     *DaemonSet             `protobuf:"bytes,1,opt,name=daemon_set,json=daemonSet,proto3" json:"daemon_set,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateDaemonSetResponse) Reset() {
+	*x = CreateDaemonSetResponse{}
+	mi := &file_drover_v1_api_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateDaemonSetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateDaemonSetResponse) ProtoMessage() {}
+
+func (x *CreateDaemonSetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateDaemonSetResponse.ProtoReflect.Descriptor instead.
+func (*CreateDaemonSetResponse) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *CreateDaemonSetResponse) GetDaemonSet() *DaemonSet {
+	if x != nil {
+		return x.DaemonSet
+	}
+	return nil
+}
+
+// GetDaemonSetRequest names one daemon set.
+type GetDaemonSetRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDaemonSetRequest) Reset() {
+	*x = GetDaemonSetRequest{}
+	mi := &file_drover_v1_api_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDaemonSetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDaemonSetRequest) ProtoMessage() {}
+
+func (x *GetDaemonSetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDaemonSetRequest.ProtoReflect.Descriptor instead.
+func (*GetDaemonSetRequest) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *GetDaemonSetRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *GetDaemonSetRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// GetDaemonSetResponse is the daemon set.
+type GetDaemonSetResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DaemonSet     *DaemonSet             `protobuf:"bytes,1,opt,name=daemon_set,json=daemonSet,proto3" json:"daemon_set,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDaemonSetResponse) Reset() {
+	*x = GetDaemonSetResponse{}
+	mi := &file_drover_v1_api_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDaemonSetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDaemonSetResponse) ProtoMessage() {}
+
+func (x *GetDaemonSetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDaemonSetResponse.ProtoReflect.Descriptor instead.
+func (*GetDaemonSetResponse) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *GetDaemonSetResponse) GetDaemonSet() *DaemonSet {
+	if x != nil {
+		return x.DaemonSet
+	}
+	return nil
+}
+
+// ListDaemonSetsRequest filters and pages a list. An empty namespace lists all namespaces.
+type ListDaemonSetsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Options       *ListOptions           `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDaemonSetsRequest) Reset() {
+	*x = ListDaemonSetsRequest{}
+	mi := &file_drover_v1_api_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDaemonSetsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDaemonSetsRequest) ProtoMessage() {}
+
+func (x *ListDaemonSetsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDaemonSetsRequest.ProtoReflect.Descriptor instead.
+func (*ListDaemonSetsRequest) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *ListDaemonSetsRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *ListDaemonSetsRequest) GetOptions() *ListOptions {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+// ListDaemonSetsResponse is one page of daemon sets.
+type ListDaemonSetsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*DaemonSet           `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	Metadata      *ListMeta              `protobuf:"bytes,2,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDaemonSetsResponse) Reset() {
+	*x = ListDaemonSetsResponse{}
+	mi := &file_drover_v1_api_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDaemonSetsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDaemonSetsResponse) ProtoMessage() {}
+
+func (x *ListDaemonSetsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDaemonSetsResponse.ProtoReflect.Descriptor instead.
+func (*ListDaemonSetsResponse) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ListDaemonSetsResponse) GetItems() []*DaemonSet {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *ListDaemonSetsResponse) GetMetadata() *ListMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+// UpdateDaemonSetRequest carries the new daemon set.
+type UpdateDaemonSetRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DaemonSet     *DaemonSet             `protobuf:"bytes,1,opt,name=daemon_set,json=daemonSet,proto3" json:"daemon_set,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateDaemonSetRequest) Reset() {
+	*x = UpdateDaemonSetRequest{}
+	mi := &file_drover_v1_api_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDaemonSetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDaemonSetRequest) ProtoMessage() {}
+
+func (x *UpdateDaemonSetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDaemonSetRequest.ProtoReflect.Descriptor instead.
+func (*UpdateDaemonSetRequest) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *UpdateDaemonSetRequest) GetDaemonSet() *DaemonSet {
+	if x != nil {
+		return x.DaemonSet
+	}
+	return nil
+}
+
+// UpdateDaemonSetResponse is the stored daemon set.
+type UpdateDaemonSetResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DaemonSet     *DaemonSet             `protobuf:"bytes,1,opt,name=daemon_set,json=daemonSet,proto3" json:"daemon_set,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateDaemonSetResponse) Reset() {
+	*x = UpdateDaemonSetResponse{}
+	mi := &file_drover_v1_api_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateDaemonSetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateDaemonSetResponse) ProtoMessage() {}
+
+func (x *UpdateDaemonSetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateDaemonSetResponse.ProtoReflect.Descriptor instead.
+func (*UpdateDaemonSetResponse) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *UpdateDaemonSetResponse) GetDaemonSet() *DaemonSet {
+	if x != nil {
+		return x.DaemonSet
+	}
+	return nil
+}
+
+// DeleteDaemonSetRequest names the daemon set to delete.
+type DeleteDaemonSetRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Options       *DeleteOptions         `protobuf:"bytes,3,opt,name=options,proto3" json:"options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteDaemonSetRequest) Reset() {
+	*x = DeleteDaemonSetRequest{}
+	mi := &file_drover_v1_api_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteDaemonSetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteDaemonSetRequest) ProtoMessage() {}
+
+func (x *DeleteDaemonSetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteDaemonSetRequest.ProtoReflect.Descriptor instead.
+func (*DeleteDaemonSetRequest) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *DeleteDaemonSetRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *DeleteDaemonSetRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteDaemonSetRequest) GetOptions() *DeleteOptions {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+// DeleteDaemonSetResponse is the daemon set as it was when deleted.
+type DeleteDaemonSetResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DaemonSet     *DaemonSet             `protobuf:"bytes,1,opt,name=daemon_set,json=daemonSet,proto3" json:"daemon_set,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteDaemonSetResponse) Reset() {
+	*x = DeleteDaemonSetResponse{}
+	mi := &file_drover_v1_api_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteDaemonSetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteDaemonSetResponse) ProtoMessage() {}
+
+func (x *DeleteDaemonSetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteDaemonSetResponse.ProtoReflect.Descriptor instead.
+func (*DeleteDaemonSetResponse) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *DeleteDaemonSetResponse) GetDaemonSet() *DaemonSet {
+	if x != nil {
+		return x.DaemonSet
+	}
+	return nil
+}
+
+// WatchDaemonSetsRequest selects what to watch.
+type WatchDaemonSetsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Options       *ListOptions           `protobuf:"bytes,2,opt,name=options,proto3" json:"options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchDaemonSetsRequest) Reset() {
+	*x = WatchDaemonSetsRequest{}
+	mi := &file_drover_v1_api_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchDaemonSetsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchDaemonSetsRequest) ProtoMessage() {}
+
+func (x *WatchDaemonSetsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchDaemonSetsRequest.ProtoReflect.Descriptor instead.
+func (*WatchDaemonSetsRequest) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *WatchDaemonSetsRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *WatchDaemonSetsRequest) GetOptions() *ListOptions {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+// WatchDaemonSetsResponse is one change: type ADDED, MODIFIED, DELETED or BOOKMARK.
+type WatchDaemonSetsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Object        *DaemonSet             `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchDaemonSetsResponse) Reset() {
+	*x = WatchDaemonSetsResponse{}
+	mi := &file_drover_v1_api_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchDaemonSetsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchDaemonSetsResponse) ProtoMessage() {}
+
+func (x *WatchDaemonSetsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_drover_v1_api_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchDaemonSetsResponse.ProtoReflect.Descriptor instead.
+func (*WatchDaemonSetsResponse) Descriptor() ([]byte, []int) {
+	return file_drover_v1_api_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *WatchDaemonSetsResponse) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *WatchDaemonSetsResponse) GetObject() *DaemonSet {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
 var File_drover_v1_api_proto protoreflect.FileDescriptor
 
 const file_drover_v1_api_proto_rawDesc = "" +
 	"\n" +
-	"\x13drover/v1/api.proto\x12\tdrover.v1\x1a\x13drover/v1/job.proto\x1a\x14drover/v1/meta.proto\x1a\x14drover/v1/node.proto\x1a\x13drover/v1/pod.proto\"\x9c\x01\n" +
+	"\x13drover/v1/api.proto\x12\tdrover.v1\x1a\x17drover/v1/cronjob.proto\x1a\x19drover/v1/daemonset.proto\x1a\x13drover/v1/job.proto\x1a\x14drover/v1/meta.proto\x1a\x14drover/v1/node.proto\x1a\x13drover/v1/pod.proto\"\x9c\x01\n" +
 	"\vListOptions\x12%\n" +
 	"\x0elabel_selector\x18\x01 \x01(\tR\rlabelSelector\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\x03R\x05limit\x12%\n" +
@@ -2254,15 +3464,97 @@ const file_drover_v1_api_proto_rawDesc = "" +
 	"\x11GetLeaderResponse\x12\x1a\n" +
 	"\bidentity\x18\x01 \x01(\tR\bidentity\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\x12)\n" +
-	"\x10serving_identity\x18\x03 \x01(\tR\x0fservingIdentity2\xdf\n" +
+	"\x10serving_identity\x18\x03 \x01(\tR\x0fservingIdentity\"^\n" +
+	"\x14CreateCronJobRequest\x12-\n" +
+	"\bcron_job\x18\x01 \x01(\v2\x12.drover.v1.CronJobR\acronJob\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"F\n" +
+	"\x15CreateCronJobResponse\x12-\n" +
+	"\bcron_job\x18\x01 \x01(\v2\x12.drover.v1.CronJobR\acronJob\"E\n" +
+	"\x11GetCronJobRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"C\n" +
+	"\x12GetCronJobResponse\x12-\n" +
+	"\bcron_job\x18\x01 \x01(\v2\x12.drover.v1.CronJobR\acronJob\"e\n" +
+	"\x13ListCronJobsRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x120\n" +
+	"\aoptions\x18\x02 \x01(\v2\x16.drover.v1.ListOptionsR\aoptions\"q\n" +
+	"\x14ListCronJobsResponse\x12(\n" +
+	"\x05items\x18\x01 \x03(\v2\x12.drover.v1.CronJobR\x05items\x12/\n" +
+	"\bmetadata\x18\x02 \x01(\v2\x13.drover.v1.ListMetaR\bmetadata\"E\n" +
+	"\x14UpdateCronJobRequest\x12-\n" +
+	"\bcron_job\x18\x01 \x01(\v2\x12.drover.v1.CronJobR\acronJob\"F\n" +
+	"\x15UpdateCronJobResponse\x12-\n" +
+	"\bcron_job\x18\x01 \x01(\v2\x12.drover.v1.CronJobR\acronJob\"|\n" +
+	"\x14DeleteCronJobRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x122\n" +
+	"\aoptions\x18\x03 \x01(\v2\x18.drover.v1.DeleteOptionsR\aoptions\"F\n" +
+	"\x15DeleteCronJobResponse\x12-\n" +
+	"\bcron_job\x18\x01 \x01(\v2\x12.drover.v1.CronJobR\acronJob\"f\n" +
+	"\x14WatchCronJobsRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x120\n" +
+	"\aoptions\x18\x02 \x01(\v2\x16.drover.v1.ListOptionsR\aoptions\"W\n" +
+	"\x15WatchCronJobsResponse\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12*\n" +
+	"\x06object\x18\x02 \x01(\v2\x12.drover.v1.CronJobR\x06object\"f\n" +
+	"\x16CreateDaemonSetRequest\x123\n" +
 	"\n" +
+	"daemon_set\x18\x01 \x01(\v2\x14.drover.v1.DaemonSetR\tdaemonSet\x12\x17\n" +
+	"\adry_run\x18\x02 \x01(\bR\x06dryRun\"N\n" +
+	"\x17CreateDaemonSetResponse\x123\n" +
+	"\n" +
+	"daemon_set\x18\x01 \x01(\v2\x14.drover.v1.DaemonSetR\tdaemonSet\"G\n" +
+	"\x13GetDaemonSetRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"K\n" +
+	"\x14GetDaemonSetResponse\x123\n" +
+	"\n" +
+	"daemon_set\x18\x01 \x01(\v2\x14.drover.v1.DaemonSetR\tdaemonSet\"g\n" +
+	"\x15ListDaemonSetsRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x120\n" +
+	"\aoptions\x18\x02 \x01(\v2\x16.drover.v1.ListOptionsR\aoptions\"u\n" +
+	"\x16ListDaemonSetsResponse\x12*\n" +
+	"\x05items\x18\x01 \x03(\v2\x14.drover.v1.DaemonSetR\x05items\x12/\n" +
+	"\bmetadata\x18\x02 \x01(\v2\x13.drover.v1.ListMetaR\bmetadata\"M\n" +
+	"\x16UpdateDaemonSetRequest\x123\n" +
+	"\n" +
+	"daemon_set\x18\x01 \x01(\v2\x14.drover.v1.DaemonSetR\tdaemonSet\"N\n" +
+	"\x17UpdateDaemonSetResponse\x123\n" +
+	"\n" +
+	"daemon_set\x18\x01 \x01(\v2\x14.drover.v1.DaemonSetR\tdaemonSet\"~\n" +
+	"\x16DeleteDaemonSetRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x122\n" +
+	"\aoptions\x18\x03 \x01(\v2\x18.drover.v1.DeleteOptionsR\aoptions\"N\n" +
+	"\x17DeleteDaemonSetResponse\x123\n" +
+	"\n" +
+	"daemon_set\x18\x01 \x01(\v2\x14.drover.v1.DaemonSetR\tdaemonSet\"h\n" +
+	"\x16WatchDaemonSetsRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x120\n" +
+	"\aoptions\x18\x02 \x01(\v2\x16.drover.v1.ListOptionsR\aoptions\"[\n" +
+	"\x17WatchDaemonSetsResponse\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12,\n" +
+	"\x06object\x18\x02 \x01(\v2\x14.drover.v1.DaemonSetR\x06object2\xdf\x12\n" +
 	"\rDroverService\x12F\n" +
 	"\tCreateJob\x12\x1b.drover.v1.CreateJobRequest\x1a\x1c.drover.v1.CreateJobResponse\x12=\n" +
 	"\x06GetJob\x12\x18.drover.v1.GetJobRequest\x1a\x19.drover.v1.GetJobResponse\x12C\n" +
 	"\bListJobs\x12\x1a.drover.v1.ListJobsRequest\x1a\x1b.drover.v1.ListJobsResponse\x12F\n" +
 	"\tUpdateJob\x12\x1b.drover.v1.UpdateJobRequest\x1a\x1c.drover.v1.UpdateJobResponse\x12F\n" +
 	"\tDeleteJob\x12\x1b.drover.v1.DeleteJobRequest\x1a\x1c.drover.v1.DeleteJobResponse\x12H\n" +
-	"\tWatchJobs\x12\x1b.drover.v1.WatchJobsRequest\x1a\x1c.drover.v1.WatchJobsResponse0\x01\x12=\n" +
+	"\tWatchJobs\x12\x1b.drover.v1.WatchJobsRequest\x1a\x1c.drover.v1.WatchJobsResponse0\x01\x12R\n" +
+	"\rCreateCronJob\x12\x1f.drover.v1.CreateCronJobRequest\x1a .drover.v1.CreateCronJobResponse\x12I\n" +
+	"\n" +
+	"GetCronJob\x12\x1c.drover.v1.GetCronJobRequest\x1a\x1d.drover.v1.GetCronJobResponse\x12O\n" +
+	"\fListCronJobs\x12\x1e.drover.v1.ListCronJobsRequest\x1a\x1f.drover.v1.ListCronJobsResponse\x12R\n" +
+	"\rUpdateCronJob\x12\x1f.drover.v1.UpdateCronJobRequest\x1a .drover.v1.UpdateCronJobResponse\x12R\n" +
+	"\rDeleteCronJob\x12\x1f.drover.v1.DeleteCronJobRequest\x1a .drover.v1.DeleteCronJobResponse\x12T\n" +
+	"\rWatchCronJobs\x12\x1f.drover.v1.WatchCronJobsRequest\x1a .drover.v1.WatchCronJobsResponse0\x01\x12X\n" +
+	"\x0fCreateDaemonSet\x12!.drover.v1.CreateDaemonSetRequest\x1a\".drover.v1.CreateDaemonSetResponse\x12O\n" +
+	"\fGetDaemonSet\x12\x1e.drover.v1.GetDaemonSetRequest\x1a\x1f.drover.v1.GetDaemonSetResponse\x12U\n" +
+	"\x0eListDaemonSets\x12 .drover.v1.ListDaemonSetsRequest\x1a!.drover.v1.ListDaemonSetsResponse\x12X\n" +
+	"\x0fUpdateDaemonSet\x12!.drover.v1.UpdateDaemonSetRequest\x1a\".drover.v1.UpdateDaemonSetResponse\x12X\n" +
+	"\x0fDeleteDaemonSet\x12!.drover.v1.DeleteDaemonSetRequest\x1a\".drover.v1.DeleteDaemonSetResponse\x12Z\n" +
+	"\x0fWatchDaemonSets\x12!.drover.v1.WatchDaemonSetsRequest\x1a\".drover.v1.WatchDaemonSetsResponse0\x01\x12=\n" +
 	"\x06GetPod\x12\x18.drover.v1.GetPodRequest\x1a\x19.drover.v1.GetPodResponse\x12C\n" +
 	"\bListPods\x12\x1a.drover.v1.ListPodsRequest\x1a\x1b.drover.v1.ListPodsResponse\x12F\n" +
 	"\tDeletePod\x12\x1b.drover.v1.DeletePodRequest\x1a\x1c.drover.v1.DeletePodResponse\x12H\n" +
@@ -2293,133 +3585,207 @@ func file_drover_v1_api_proto_rawDescGZIP() []byte {
 	return file_drover_v1_api_proto_rawDescData
 }
 
-var file_drover_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_drover_v1_api_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
 var file_drover_v1_api_proto_goTypes = []any{
-	(*ListOptions)(nil),         // 0: drover.v1.ListOptions
-	(*ListMeta)(nil),            // 1: drover.v1.ListMeta
-	(*DeleteOptions)(nil),       // 2: drover.v1.DeleteOptions
-	(*CreateJobRequest)(nil),    // 3: drover.v1.CreateJobRequest
-	(*CreateJobResponse)(nil),   // 4: drover.v1.CreateJobResponse
-	(*GetJobRequest)(nil),       // 5: drover.v1.GetJobRequest
-	(*GetJobResponse)(nil),      // 6: drover.v1.GetJobResponse
-	(*ListJobsRequest)(nil),     // 7: drover.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),    // 8: drover.v1.ListJobsResponse
-	(*UpdateJobRequest)(nil),    // 9: drover.v1.UpdateJobRequest
-	(*UpdateJobResponse)(nil),   // 10: drover.v1.UpdateJobResponse
-	(*DeleteJobRequest)(nil),    // 11: drover.v1.DeleteJobRequest
-	(*DeleteJobResponse)(nil),   // 12: drover.v1.DeleteJobResponse
-	(*WatchJobsRequest)(nil),    // 13: drover.v1.WatchJobsRequest
-	(*WatchJobsResponse)(nil),   // 14: drover.v1.WatchJobsResponse
-	(*GetPodRequest)(nil),       // 15: drover.v1.GetPodRequest
-	(*GetPodResponse)(nil),      // 16: drover.v1.GetPodResponse
-	(*ListPodsRequest)(nil),     // 17: drover.v1.ListPodsRequest
-	(*ListPodsResponse)(nil),    // 18: drover.v1.ListPodsResponse
-	(*DeletePodRequest)(nil),    // 19: drover.v1.DeletePodRequest
-	(*DeletePodResponse)(nil),   // 20: drover.v1.DeletePodResponse
-	(*WatchPodsRequest)(nil),    // 21: drover.v1.WatchPodsRequest
-	(*WatchPodsResponse)(nil),   // 22: drover.v1.WatchPodsResponse
-	(*GetNodeRequest)(nil),      // 23: drover.v1.GetNodeRequest
-	(*GetNodeResponse)(nil),     // 24: drover.v1.GetNodeResponse
-	(*ListNodesRequest)(nil),    // 25: drover.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),   // 26: drover.v1.ListNodesResponse
-	(*UpdateNodeRequest)(nil),   // 27: drover.v1.UpdateNodeRequest
-	(*UpdateNodeResponse)(nil),  // 28: drover.v1.UpdateNodeResponse
-	(*DeleteNodeRequest)(nil),   // 29: drover.v1.DeleteNodeRequest
-	(*DeleteNodeResponse)(nil),  // 30: drover.v1.DeleteNodeResponse
-	(*WatchNodesRequest)(nil),   // 31: drover.v1.WatchNodesRequest
-	(*WatchNodesResponse)(nil),  // 32: drover.v1.WatchNodesResponse
-	(*ListEventsRequest)(nil),   // 33: drover.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),  // 34: drover.v1.ListEventsResponse
-	(*WatchEventsRequest)(nil),  // 35: drover.v1.WatchEventsRequest
-	(*WatchEventsResponse)(nil), // 36: drover.v1.WatchEventsResponse
-	(*PodLogsRequest)(nil),      // 37: drover.v1.PodLogsRequest
-	(*PodLogsResponse)(nil),     // 38: drover.v1.PodLogsResponse
-	(*GetLeaderRequest)(nil),    // 39: drover.v1.GetLeaderRequest
-	(*GetLeaderResponse)(nil),   // 40: drover.v1.GetLeaderResponse
-	(*Job)(nil),                 // 41: drover.v1.Job
-	(*Pod)(nil),                 // 42: drover.v1.Pod
-	(*Node)(nil),                // 43: drover.v1.Node
-	(*Event)(nil),               // 44: drover.v1.Event
+	(*ListOptions)(nil),             // 0: drover.v1.ListOptions
+	(*ListMeta)(nil),                // 1: drover.v1.ListMeta
+	(*DeleteOptions)(nil),           // 2: drover.v1.DeleteOptions
+	(*CreateJobRequest)(nil),        // 3: drover.v1.CreateJobRequest
+	(*CreateJobResponse)(nil),       // 4: drover.v1.CreateJobResponse
+	(*GetJobRequest)(nil),           // 5: drover.v1.GetJobRequest
+	(*GetJobResponse)(nil),          // 6: drover.v1.GetJobResponse
+	(*ListJobsRequest)(nil),         // 7: drover.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),        // 8: drover.v1.ListJobsResponse
+	(*UpdateJobRequest)(nil),        // 9: drover.v1.UpdateJobRequest
+	(*UpdateJobResponse)(nil),       // 10: drover.v1.UpdateJobResponse
+	(*DeleteJobRequest)(nil),        // 11: drover.v1.DeleteJobRequest
+	(*DeleteJobResponse)(nil),       // 12: drover.v1.DeleteJobResponse
+	(*WatchJobsRequest)(nil),        // 13: drover.v1.WatchJobsRequest
+	(*WatchJobsResponse)(nil),       // 14: drover.v1.WatchJobsResponse
+	(*GetPodRequest)(nil),           // 15: drover.v1.GetPodRequest
+	(*GetPodResponse)(nil),          // 16: drover.v1.GetPodResponse
+	(*ListPodsRequest)(nil),         // 17: drover.v1.ListPodsRequest
+	(*ListPodsResponse)(nil),        // 18: drover.v1.ListPodsResponse
+	(*DeletePodRequest)(nil),        // 19: drover.v1.DeletePodRequest
+	(*DeletePodResponse)(nil),       // 20: drover.v1.DeletePodResponse
+	(*WatchPodsRequest)(nil),        // 21: drover.v1.WatchPodsRequest
+	(*WatchPodsResponse)(nil),       // 22: drover.v1.WatchPodsResponse
+	(*GetNodeRequest)(nil),          // 23: drover.v1.GetNodeRequest
+	(*GetNodeResponse)(nil),         // 24: drover.v1.GetNodeResponse
+	(*ListNodesRequest)(nil),        // 25: drover.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),       // 26: drover.v1.ListNodesResponse
+	(*UpdateNodeRequest)(nil),       // 27: drover.v1.UpdateNodeRequest
+	(*UpdateNodeResponse)(nil),      // 28: drover.v1.UpdateNodeResponse
+	(*DeleteNodeRequest)(nil),       // 29: drover.v1.DeleteNodeRequest
+	(*DeleteNodeResponse)(nil),      // 30: drover.v1.DeleteNodeResponse
+	(*WatchNodesRequest)(nil),       // 31: drover.v1.WatchNodesRequest
+	(*WatchNodesResponse)(nil),      // 32: drover.v1.WatchNodesResponse
+	(*ListEventsRequest)(nil),       // 33: drover.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),      // 34: drover.v1.ListEventsResponse
+	(*WatchEventsRequest)(nil),      // 35: drover.v1.WatchEventsRequest
+	(*WatchEventsResponse)(nil),     // 36: drover.v1.WatchEventsResponse
+	(*PodLogsRequest)(nil),          // 37: drover.v1.PodLogsRequest
+	(*PodLogsResponse)(nil),         // 38: drover.v1.PodLogsResponse
+	(*GetLeaderRequest)(nil),        // 39: drover.v1.GetLeaderRequest
+	(*GetLeaderResponse)(nil),       // 40: drover.v1.GetLeaderResponse
+	(*CreateCronJobRequest)(nil),    // 41: drover.v1.CreateCronJobRequest
+	(*CreateCronJobResponse)(nil),   // 42: drover.v1.CreateCronJobResponse
+	(*GetCronJobRequest)(nil),       // 43: drover.v1.GetCronJobRequest
+	(*GetCronJobResponse)(nil),      // 44: drover.v1.GetCronJobResponse
+	(*ListCronJobsRequest)(nil),     // 45: drover.v1.ListCronJobsRequest
+	(*ListCronJobsResponse)(nil),    // 46: drover.v1.ListCronJobsResponse
+	(*UpdateCronJobRequest)(nil),    // 47: drover.v1.UpdateCronJobRequest
+	(*UpdateCronJobResponse)(nil),   // 48: drover.v1.UpdateCronJobResponse
+	(*DeleteCronJobRequest)(nil),    // 49: drover.v1.DeleteCronJobRequest
+	(*DeleteCronJobResponse)(nil),   // 50: drover.v1.DeleteCronJobResponse
+	(*WatchCronJobsRequest)(nil),    // 51: drover.v1.WatchCronJobsRequest
+	(*WatchCronJobsResponse)(nil),   // 52: drover.v1.WatchCronJobsResponse
+	(*CreateDaemonSetRequest)(nil),  // 53: drover.v1.CreateDaemonSetRequest
+	(*CreateDaemonSetResponse)(nil), // 54: drover.v1.CreateDaemonSetResponse
+	(*GetDaemonSetRequest)(nil),     // 55: drover.v1.GetDaemonSetRequest
+	(*GetDaemonSetResponse)(nil),    // 56: drover.v1.GetDaemonSetResponse
+	(*ListDaemonSetsRequest)(nil),   // 57: drover.v1.ListDaemonSetsRequest
+	(*ListDaemonSetsResponse)(nil),  // 58: drover.v1.ListDaemonSetsResponse
+	(*UpdateDaemonSetRequest)(nil),  // 59: drover.v1.UpdateDaemonSetRequest
+	(*UpdateDaemonSetResponse)(nil), // 60: drover.v1.UpdateDaemonSetResponse
+	(*DeleteDaemonSetRequest)(nil),  // 61: drover.v1.DeleteDaemonSetRequest
+	(*DeleteDaemonSetResponse)(nil), // 62: drover.v1.DeleteDaemonSetResponse
+	(*WatchDaemonSetsRequest)(nil),  // 63: drover.v1.WatchDaemonSetsRequest
+	(*WatchDaemonSetsResponse)(nil), // 64: drover.v1.WatchDaemonSetsResponse
+	(*Job)(nil),                     // 65: drover.v1.Job
+	(*Pod)(nil),                     // 66: drover.v1.Pod
+	(*Node)(nil),                    // 67: drover.v1.Node
+	(*Event)(nil),                   // 68: drover.v1.Event
+	(*CronJob)(nil),                 // 69: drover.v1.CronJob
+	(*DaemonSet)(nil),               // 70: drover.v1.DaemonSet
 }
 var file_drover_v1_api_proto_depIdxs = []int32{
-	41, // 0: drover.v1.CreateJobRequest.job:type_name -> drover.v1.Job
-	41, // 1: drover.v1.CreateJobResponse.job:type_name -> drover.v1.Job
-	41, // 2: drover.v1.GetJobResponse.job:type_name -> drover.v1.Job
+	65, // 0: drover.v1.CreateJobRequest.job:type_name -> drover.v1.Job
+	65, // 1: drover.v1.CreateJobResponse.job:type_name -> drover.v1.Job
+	65, // 2: drover.v1.GetJobResponse.job:type_name -> drover.v1.Job
 	0,  // 3: drover.v1.ListJobsRequest.options:type_name -> drover.v1.ListOptions
-	41, // 4: drover.v1.ListJobsResponse.items:type_name -> drover.v1.Job
+	65, // 4: drover.v1.ListJobsResponse.items:type_name -> drover.v1.Job
 	1,  // 5: drover.v1.ListJobsResponse.metadata:type_name -> drover.v1.ListMeta
-	41, // 6: drover.v1.UpdateJobRequest.job:type_name -> drover.v1.Job
-	41, // 7: drover.v1.UpdateJobResponse.job:type_name -> drover.v1.Job
+	65, // 6: drover.v1.UpdateJobRequest.job:type_name -> drover.v1.Job
+	65, // 7: drover.v1.UpdateJobResponse.job:type_name -> drover.v1.Job
 	2,  // 8: drover.v1.DeleteJobRequest.options:type_name -> drover.v1.DeleteOptions
-	41, // 9: drover.v1.DeleteJobResponse.job:type_name -> drover.v1.Job
+	65, // 9: drover.v1.DeleteJobResponse.job:type_name -> drover.v1.Job
 	0,  // 10: drover.v1.WatchJobsRequest.options:type_name -> drover.v1.ListOptions
-	41, // 11: drover.v1.WatchJobsResponse.object:type_name -> drover.v1.Job
-	42, // 12: drover.v1.GetPodResponse.pod:type_name -> drover.v1.Pod
+	65, // 11: drover.v1.WatchJobsResponse.object:type_name -> drover.v1.Job
+	66, // 12: drover.v1.GetPodResponse.pod:type_name -> drover.v1.Pod
 	0,  // 13: drover.v1.ListPodsRequest.options:type_name -> drover.v1.ListOptions
-	42, // 14: drover.v1.ListPodsResponse.items:type_name -> drover.v1.Pod
+	66, // 14: drover.v1.ListPodsResponse.items:type_name -> drover.v1.Pod
 	1,  // 15: drover.v1.ListPodsResponse.metadata:type_name -> drover.v1.ListMeta
 	2,  // 16: drover.v1.DeletePodRequest.options:type_name -> drover.v1.DeleteOptions
-	42, // 17: drover.v1.DeletePodResponse.pod:type_name -> drover.v1.Pod
+	66, // 17: drover.v1.DeletePodResponse.pod:type_name -> drover.v1.Pod
 	0,  // 18: drover.v1.WatchPodsRequest.options:type_name -> drover.v1.ListOptions
-	42, // 19: drover.v1.WatchPodsResponse.object:type_name -> drover.v1.Pod
-	43, // 20: drover.v1.GetNodeResponse.node:type_name -> drover.v1.Node
+	66, // 19: drover.v1.WatchPodsResponse.object:type_name -> drover.v1.Pod
+	67, // 20: drover.v1.GetNodeResponse.node:type_name -> drover.v1.Node
 	0,  // 21: drover.v1.ListNodesRequest.options:type_name -> drover.v1.ListOptions
-	43, // 22: drover.v1.ListNodesResponse.items:type_name -> drover.v1.Node
+	67, // 22: drover.v1.ListNodesResponse.items:type_name -> drover.v1.Node
 	1,  // 23: drover.v1.ListNodesResponse.metadata:type_name -> drover.v1.ListMeta
-	43, // 24: drover.v1.UpdateNodeRequest.node:type_name -> drover.v1.Node
-	43, // 25: drover.v1.UpdateNodeResponse.node:type_name -> drover.v1.Node
+	67, // 24: drover.v1.UpdateNodeRequest.node:type_name -> drover.v1.Node
+	67, // 25: drover.v1.UpdateNodeResponse.node:type_name -> drover.v1.Node
 	2,  // 26: drover.v1.DeleteNodeRequest.options:type_name -> drover.v1.DeleteOptions
-	43, // 27: drover.v1.DeleteNodeResponse.node:type_name -> drover.v1.Node
+	67, // 27: drover.v1.DeleteNodeResponse.node:type_name -> drover.v1.Node
 	0,  // 28: drover.v1.WatchNodesRequest.options:type_name -> drover.v1.ListOptions
-	43, // 29: drover.v1.WatchNodesResponse.object:type_name -> drover.v1.Node
+	67, // 29: drover.v1.WatchNodesResponse.object:type_name -> drover.v1.Node
 	0,  // 30: drover.v1.ListEventsRequest.options:type_name -> drover.v1.ListOptions
-	44, // 31: drover.v1.ListEventsResponse.items:type_name -> drover.v1.Event
+	68, // 31: drover.v1.ListEventsResponse.items:type_name -> drover.v1.Event
 	1,  // 32: drover.v1.ListEventsResponse.metadata:type_name -> drover.v1.ListMeta
 	0,  // 33: drover.v1.WatchEventsRequest.options:type_name -> drover.v1.ListOptions
-	44, // 34: drover.v1.WatchEventsResponse.object:type_name -> drover.v1.Event
-	3,  // 35: drover.v1.DroverService.CreateJob:input_type -> drover.v1.CreateJobRequest
-	5,  // 36: drover.v1.DroverService.GetJob:input_type -> drover.v1.GetJobRequest
-	7,  // 37: drover.v1.DroverService.ListJobs:input_type -> drover.v1.ListJobsRequest
-	9,  // 38: drover.v1.DroverService.UpdateJob:input_type -> drover.v1.UpdateJobRequest
-	11, // 39: drover.v1.DroverService.DeleteJob:input_type -> drover.v1.DeleteJobRequest
-	13, // 40: drover.v1.DroverService.WatchJobs:input_type -> drover.v1.WatchJobsRequest
-	15, // 41: drover.v1.DroverService.GetPod:input_type -> drover.v1.GetPodRequest
-	17, // 42: drover.v1.DroverService.ListPods:input_type -> drover.v1.ListPodsRequest
-	19, // 43: drover.v1.DroverService.DeletePod:input_type -> drover.v1.DeletePodRequest
-	21, // 44: drover.v1.DroverService.WatchPods:input_type -> drover.v1.WatchPodsRequest
-	23, // 45: drover.v1.DroverService.GetNode:input_type -> drover.v1.GetNodeRequest
-	25, // 46: drover.v1.DroverService.ListNodes:input_type -> drover.v1.ListNodesRequest
-	27, // 47: drover.v1.DroverService.UpdateNode:input_type -> drover.v1.UpdateNodeRequest
-	29, // 48: drover.v1.DroverService.DeleteNode:input_type -> drover.v1.DeleteNodeRequest
-	31, // 49: drover.v1.DroverService.WatchNodes:input_type -> drover.v1.WatchNodesRequest
-	33, // 50: drover.v1.DroverService.ListEvents:input_type -> drover.v1.ListEventsRequest
-	35, // 51: drover.v1.DroverService.WatchEvents:input_type -> drover.v1.WatchEventsRequest
-	37, // 52: drover.v1.DroverService.PodLogs:input_type -> drover.v1.PodLogsRequest
-	39, // 53: drover.v1.DroverService.GetLeader:input_type -> drover.v1.GetLeaderRequest
-	4,  // 54: drover.v1.DroverService.CreateJob:output_type -> drover.v1.CreateJobResponse
-	6,  // 55: drover.v1.DroverService.GetJob:output_type -> drover.v1.GetJobResponse
-	8,  // 56: drover.v1.DroverService.ListJobs:output_type -> drover.v1.ListJobsResponse
-	10, // 57: drover.v1.DroverService.UpdateJob:output_type -> drover.v1.UpdateJobResponse
-	12, // 58: drover.v1.DroverService.DeleteJob:output_type -> drover.v1.DeleteJobResponse
-	14, // 59: drover.v1.DroverService.WatchJobs:output_type -> drover.v1.WatchJobsResponse
-	16, // 60: drover.v1.DroverService.GetPod:output_type -> drover.v1.GetPodResponse
-	18, // 61: drover.v1.DroverService.ListPods:output_type -> drover.v1.ListPodsResponse
-	20, // 62: drover.v1.DroverService.DeletePod:output_type -> drover.v1.DeletePodResponse
-	22, // 63: drover.v1.DroverService.WatchPods:output_type -> drover.v1.WatchPodsResponse
-	24, // 64: drover.v1.DroverService.GetNode:output_type -> drover.v1.GetNodeResponse
-	26, // 65: drover.v1.DroverService.ListNodes:output_type -> drover.v1.ListNodesResponse
-	28, // 66: drover.v1.DroverService.UpdateNode:output_type -> drover.v1.UpdateNodeResponse
-	30, // 67: drover.v1.DroverService.DeleteNode:output_type -> drover.v1.DeleteNodeResponse
-	32, // 68: drover.v1.DroverService.WatchNodes:output_type -> drover.v1.WatchNodesResponse
-	34, // 69: drover.v1.DroverService.ListEvents:output_type -> drover.v1.ListEventsResponse
-	36, // 70: drover.v1.DroverService.WatchEvents:output_type -> drover.v1.WatchEventsResponse
-	38, // 71: drover.v1.DroverService.PodLogs:output_type -> drover.v1.PodLogsResponse
-	40, // 72: drover.v1.DroverService.GetLeader:output_type -> drover.v1.GetLeaderResponse
-	54, // [54:73] is the sub-list for method output_type
-	35, // [35:54] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	68, // 34: drover.v1.WatchEventsResponse.object:type_name -> drover.v1.Event
+	69, // 35: drover.v1.CreateCronJobRequest.cron_job:type_name -> drover.v1.CronJob
+	69, // 36: drover.v1.CreateCronJobResponse.cron_job:type_name -> drover.v1.CronJob
+	69, // 37: drover.v1.GetCronJobResponse.cron_job:type_name -> drover.v1.CronJob
+	0,  // 38: drover.v1.ListCronJobsRequest.options:type_name -> drover.v1.ListOptions
+	69, // 39: drover.v1.ListCronJobsResponse.items:type_name -> drover.v1.CronJob
+	1,  // 40: drover.v1.ListCronJobsResponse.metadata:type_name -> drover.v1.ListMeta
+	69, // 41: drover.v1.UpdateCronJobRequest.cron_job:type_name -> drover.v1.CronJob
+	69, // 42: drover.v1.UpdateCronJobResponse.cron_job:type_name -> drover.v1.CronJob
+	2,  // 43: drover.v1.DeleteCronJobRequest.options:type_name -> drover.v1.DeleteOptions
+	69, // 44: drover.v1.DeleteCronJobResponse.cron_job:type_name -> drover.v1.CronJob
+	0,  // 45: drover.v1.WatchCronJobsRequest.options:type_name -> drover.v1.ListOptions
+	69, // 46: drover.v1.WatchCronJobsResponse.object:type_name -> drover.v1.CronJob
+	70, // 47: drover.v1.CreateDaemonSetRequest.daemon_set:type_name -> drover.v1.DaemonSet
+	70, // 48: drover.v1.CreateDaemonSetResponse.daemon_set:type_name -> drover.v1.DaemonSet
+	70, // 49: drover.v1.GetDaemonSetResponse.daemon_set:type_name -> drover.v1.DaemonSet
+	0,  // 50: drover.v1.ListDaemonSetsRequest.options:type_name -> drover.v1.ListOptions
+	70, // 51: drover.v1.ListDaemonSetsResponse.items:type_name -> drover.v1.DaemonSet
+	1,  // 52: drover.v1.ListDaemonSetsResponse.metadata:type_name -> drover.v1.ListMeta
+	70, // 53: drover.v1.UpdateDaemonSetRequest.daemon_set:type_name -> drover.v1.DaemonSet
+	70, // 54: drover.v1.UpdateDaemonSetResponse.daemon_set:type_name -> drover.v1.DaemonSet
+	2,  // 55: drover.v1.DeleteDaemonSetRequest.options:type_name -> drover.v1.DeleteOptions
+	70, // 56: drover.v1.DeleteDaemonSetResponse.daemon_set:type_name -> drover.v1.DaemonSet
+	0,  // 57: drover.v1.WatchDaemonSetsRequest.options:type_name -> drover.v1.ListOptions
+	70, // 58: drover.v1.WatchDaemonSetsResponse.object:type_name -> drover.v1.DaemonSet
+	3,  // 59: drover.v1.DroverService.CreateJob:input_type -> drover.v1.CreateJobRequest
+	5,  // 60: drover.v1.DroverService.GetJob:input_type -> drover.v1.GetJobRequest
+	7,  // 61: drover.v1.DroverService.ListJobs:input_type -> drover.v1.ListJobsRequest
+	9,  // 62: drover.v1.DroverService.UpdateJob:input_type -> drover.v1.UpdateJobRequest
+	11, // 63: drover.v1.DroverService.DeleteJob:input_type -> drover.v1.DeleteJobRequest
+	13, // 64: drover.v1.DroverService.WatchJobs:input_type -> drover.v1.WatchJobsRequest
+	41, // 65: drover.v1.DroverService.CreateCronJob:input_type -> drover.v1.CreateCronJobRequest
+	43, // 66: drover.v1.DroverService.GetCronJob:input_type -> drover.v1.GetCronJobRequest
+	45, // 67: drover.v1.DroverService.ListCronJobs:input_type -> drover.v1.ListCronJobsRequest
+	47, // 68: drover.v1.DroverService.UpdateCronJob:input_type -> drover.v1.UpdateCronJobRequest
+	49, // 69: drover.v1.DroverService.DeleteCronJob:input_type -> drover.v1.DeleteCronJobRequest
+	51, // 70: drover.v1.DroverService.WatchCronJobs:input_type -> drover.v1.WatchCronJobsRequest
+	53, // 71: drover.v1.DroverService.CreateDaemonSet:input_type -> drover.v1.CreateDaemonSetRequest
+	55, // 72: drover.v1.DroverService.GetDaemonSet:input_type -> drover.v1.GetDaemonSetRequest
+	57, // 73: drover.v1.DroverService.ListDaemonSets:input_type -> drover.v1.ListDaemonSetsRequest
+	59, // 74: drover.v1.DroverService.UpdateDaemonSet:input_type -> drover.v1.UpdateDaemonSetRequest
+	61, // 75: drover.v1.DroverService.DeleteDaemonSet:input_type -> drover.v1.DeleteDaemonSetRequest
+	63, // 76: drover.v1.DroverService.WatchDaemonSets:input_type -> drover.v1.WatchDaemonSetsRequest
+	15, // 77: drover.v1.DroverService.GetPod:input_type -> drover.v1.GetPodRequest
+	17, // 78: drover.v1.DroverService.ListPods:input_type -> drover.v1.ListPodsRequest
+	19, // 79: drover.v1.DroverService.DeletePod:input_type -> drover.v1.DeletePodRequest
+	21, // 80: drover.v1.DroverService.WatchPods:input_type -> drover.v1.WatchPodsRequest
+	23, // 81: drover.v1.DroverService.GetNode:input_type -> drover.v1.GetNodeRequest
+	25, // 82: drover.v1.DroverService.ListNodes:input_type -> drover.v1.ListNodesRequest
+	27, // 83: drover.v1.DroverService.UpdateNode:input_type -> drover.v1.UpdateNodeRequest
+	29, // 84: drover.v1.DroverService.DeleteNode:input_type -> drover.v1.DeleteNodeRequest
+	31, // 85: drover.v1.DroverService.WatchNodes:input_type -> drover.v1.WatchNodesRequest
+	33, // 86: drover.v1.DroverService.ListEvents:input_type -> drover.v1.ListEventsRequest
+	35, // 87: drover.v1.DroverService.WatchEvents:input_type -> drover.v1.WatchEventsRequest
+	37, // 88: drover.v1.DroverService.PodLogs:input_type -> drover.v1.PodLogsRequest
+	39, // 89: drover.v1.DroverService.GetLeader:input_type -> drover.v1.GetLeaderRequest
+	4,  // 90: drover.v1.DroverService.CreateJob:output_type -> drover.v1.CreateJobResponse
+	6,  // 91: drover.v1.DroverService.GetJob:output_type -> drover.v1.GetJobResponse
+	8,  // 92: drover.v1.DroverService.ListJobs:output_type -> drover.v1.ListJobsResponse
+	10, // 93: drover.v1.DroverService.UpdateJob:output_type -> drover.v1.UpdateJobResponse
+	12, // 94: drover.v1.DroverService.DeleteJob:output_type -> drover.v1.DeleteJobResponse
+	14, // 95: drover.v1.DroverService.WatchJobs:output_type -> drover.v1.WatchJobsResponse
+	42, // 96: drover.v1.DroverService.CreateCronJob:output_type -> drover.v1.CreateCronJobResponse
+	44, // 97: drover.v1.DroverService.GetCronJob:output_type -> drover.v1.GetCronJobResponse
+	46, // 98: drover.v1.DroverService.ListCronJobs:output_type -> drover.v1.ListCronJobsResponse
+	48, // 99: drover.v1.DroverService.UpdateCronJob:output_type -> drover.v1.UpdateCronJobResponse
+	50, // 100: drover.v1.DroverService.DeleteCronJob:output_type -> drover.v1.DeleteCronJobResponse
+	52, // 101: drover.v1.DroverService.WatchCronJobs:output_type -> drover.v1.WatchCronJobsResponse
+	54, // 102: drover.v1.DroverService.CreateDaemonSet:output_type -> drover.v1.CreateDaemonSetResponse
+	56, // 103: drover.v1.DroverService.GetDaemonSet:output_type -> drover.v1.GetDaemonSetResponse
+	58, // 104: drover.v1.DroverService.ListDaemonSets:output_type -> drover.v1.ListDaemonSetsResponse
+	60, // 105: drover.v1.DroverService.UpdateDaemonSet:output_type -> drover.v1.UpdateDaemonSetResponse
+	62, // 106: drover.v1.DroverService.DeleteDaemonSet:output_type -> drover.v1.DeleteDaemonSetResponse
+	64, // 107: drover.v1.DroverService.WatchDaemonSets:output_type -> drover.v1.WatchDaemonSetsResponse
+	16, // 108: drover.v1.DroverService.GetPod:output_type -> drover.v1.GetPodResponse
+	18, // 109: drover.v1.DroverService.ListPods:output_type -> drover.v1.ListPodsResponse
+	20, // 110: drover.v1.DroverService.DeletePod:output_type -> drover.v1.DeletePodResponse
+	22, // 111: drover.v1.DroverService.WatchPods:output_type -> drover.v1.WatchPodsResponse
+	24, // 112: drover.v1.DroverService.GetNode:output_type -> drover.v1.GetNodeResponse
+	26, // 113: drover.v1.DroverService.ListNodes:output_type -> drover.v1.ListNodesResponse
+	28, // 114: drover.v1.DroverService.UpdateNode:output_type -> drover.v1.UpdateNodeResponse
+	30, // 115: drover.v1.DroverService.DeleteNode:output_type -> drover.v1.DeleteNodeResponse
+	32, // 116: drover.v1.DroverService.WatchNodes:output_type -> drover.v1.WatchNodesResponse
+	34, // 117: drover.v1.DroverService.ListEvents:output_type -> drover.v1.ListEventsResponse
+	36, // 118: drover.v1.DroverService.WatchEvents:output_type -> drover.v1.WatchEventsResponse
+	38, // 119: drover.v1.DroverService.PodLogs:output_type -> drover.v1.PodLogsResponse
+	40, // 120: drover.v1.DroverService.GetLeader:output_type -> drover.v1.GetLeaderResponse
+	90, // [90:121] is the sub-list for method output_type
+	59, // [59:90] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_drover_v1_api_proto_init() }
@@ -2427,6 +3793,8 @@ func file_drover_v1_api_proto_init() {
 	if File_drover_v1_api_proto != nil {
 		return
 	}
+	file_drover_v1_cronjob_proto_init()
+	file_drover_v1_daemonset_proto_init()
 	file_drover_v1_job_proto_init()
 	file_drover_v1_meta_proto_init()
 	file_drover_v1_node_proto_init()
@@ -2437,7 +3805,7 @@ func file_drover_v1_api_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_drover_v1_api_proto_rawDesc), len(file_drover_v1_api_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   41,
+			NumMessages:   65,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,25 +19,37 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	DroverService_CreateJob_FullMethodName   = "/drover.v1.DroverService/CreateJob"
-	DroverService_GetJob_FullMethodName      = "/drover.v1.DroverService/GetJob"
-	DroverService_ListJobs_FullMethodName    = "/drover.v1.DroverService/ListJobs"
-	DroverService_UpdateJob_FullMethodName   = "/drover.v1.DroverService/UpdateJob"
-	DroverService_DeleteJob_FullMethodName   = "/drover.v1.DroverService/DeleteJob"
-	DroverService_WatchJobs_FullMethodName   = "/drover.v1.DroverService/WatchJobs"
-	DroverService_GetPod_FullMethodName      = "/drover.v1.DroverService/GetPod"
-	DroverService_ListPods_FullMethodName    = "/drover.v1.DroverService/ListPods"
-	DroverService_DeletePod_FullMethodName   = "/drover.v1.DroverService/DeletePod"
-	DroverService_WatchPods_FullMethodName   = "/drover.v1.DroverService/WatchPods"
-	DroverService_GetNode_FullMethodName     = "/drover.v1.DroverService/GetNode"
-	DroverService_ListNodes_FullMethodName   = "/drover.v1.DroverService/ListNodes"
-	DroverService_UpdateNode_FullMethodName  = "/drover.v1.DroverService/UpdateNode"
-	DroverService_DeleteNode_FullMethodName  = "/drover.v1.DroverService/DeleteNode"
-	DroverService_WatchNodes_FullMethodName  = "/drover.v1.DroverService/WatchNodes"
-	DroverService_ListEvents_FullMethodName  = "/drover.v1.DroverService/ListEvents"
-	DroverService_WatchEvents_FullMethodName = "/drover.v1.DroverService/WatchEvents"
-	DroverService_PodLogs_FullMethodName     = "/drover.v1.DroverService/PodLogs"
-	DroverService_GetLeader_FullMethodName   = "/drover.v1.DroverService/GetLeader"
+	DroverService_CreateJob_FullMethodName       = "/drover.v1.DroverService/CreateJob"
+	DroverService_GetJob_FullMethodName          = "/drover.v1.DroverService/GetJob"
+	DroverService_ListJobs_FullMethodName        = "/drover.v1.DroverService/ListJobs"
+	DroverService_UpdateJob_FullMethodName       = "/drover.v1.DroverService/UpdateJob"
+	DroverService_DeleteJob_FullMethodName       = "/drover.v1.DroverService/DeleteJob"
+	DroverService_WatchJobs_FullMethodName       = "/drover.v1.DroverService/WatchJobs"
+	DroverService_CreateCronJob_FullMethodName   = "/drover.v1.DroverService/CreateCronJob"
+	DroverService_GetCronJob_FullMethodName      = "/drover.v1.DroverService/GetCronJob"
+	DroverService_ListCronJobs_FullMethodName    = "/drover.v1.DroverService/ListCronJobs"
+	DroverService_UpdateCronJob_FullMethodName   = "/drover.v1.DroverService/UpdateCronJob"
+	DroverService_DeleteCronJob_FullMethodName   = "/drover.v1.DroverService/DeleteCronJob"
+	DroverService_WatchCronJobs_FullMethodName   = "/drover.v1.DroverService/WatchCronJobs"
+	DroverService_CreateDaemonSet_FullMethodName = "/drover.v1.DroverService/CreateDaemonSet"
+	DroverService_GetDaemonSet_FullMethodName    = "/drover.v1.DroverService/GetDaemonSet"
+	DroverService_ListDaemonSets_FullMethodName  = "/drover.v1.DroverService/ListDaemonSets"
+	DroverService_UpdateDaemonSet_FullMethodName = "/drover.v1.DroverService/UpdateDaemonSet"
+	DroverService_DeleteDaemonSet_FullMethodName = "/drover.v1.DroverService/DeleteDaemonSet"
+	DroverService_WatchDaemonSets_FullMethodName = "/drover.v1.DroverService/WatchDaemonSets"
+	DroverService_GetPod_FullMethodName          = "/drover.v1.DroverService/GetPod"
+	DroverService_ListPods_FullMethodName        = "/drover.v1.DroverService/ListPods"
+	DroverService_DeletePod_FullMethodName       = "/drover.v1.DroverService/DeletePod"
+	DroverService_WatchPods_FullMethodName       = "/drover.v1.DroverService/WatchPods"
+	DroverService_GetNode_FullMethodName         = "/drover.v1.DroverService/GetNode"
+	DroverService_ListNodes_FullMethodName       = "/drover.v1.DroverService/ListNodes"
+	DroverService_UpdateNode_FullMethodName      = "/drover.v1.DroverService/UpdateNode"
+	DroverService_DeleteNode_FullMethodName      = "/drover.v1.DroverService/DeleteNode"
+	DroverService_WatchNodes_FullMethodName      = "/drover.v1.DroverService/WatchNodes"
+	DroverService_ListEvents_FullMethodName      = "/drover.v1.DroverService/ListEvents"
+	DroverService_WatchEvents_FullMethodName     = "/drover.v1.DroverService/WatchEvents"
+	DroverService_PodLogs_FullMethodName         = "/drover.v1.DroverService/PodLogs"
+	DroverService_GetLeader_FullMethodName       = "/drover.v1.DroverService/GetLeader"
 )
 
 // DroverServiceClient is the client API for DroverService service.
@@ -63,6 +75,34 @@ type DroverServiceClient interface {
 	// WatchJobs streams changes to jobs from options.resource_version
 	// (exclusive), or from now with the current objects first as ADDED.
 	WatchJobs(ctx context.Context, in *WatchJobsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchJobsResponse], error)
+	// CreateCronJob validates and stores a new cron job (SPEC O4, L3).
+	CreateCronJob(ctx context.Context, in *CreateCronJobRequest, opts ...grpc.CallOption) (*CreateCronJobResponse, error)
+	// GetCronJob returns one cron job, or NotFound.
+	GetCronJob(ctx context.Context, in *GetCronJobRequest, opts ...grpc.CallOption) (*GetCronJobResponse, error)
+	// ListCronJobs lists cron jobs, optionally filtered by a label selector, a page at a time.
+	ListCronJobs(ctx context.Context, in *ListCronJobsRequest, opts ...grpc.CallOption) (*ListCronJobsResponse, error)
+	// UpdateCronJob replaces a cron job's spec and metadata; a non-empty
+	// metadata.resourceVersion must match the stored one (Aborted otherwise).
+	UpdateCronJob(ctx context.Context, in *UpdateCronJobRequest, opts ...grpc.CallOption) (*UpdateCronJobResponse, error)
+	// DeleteCronJob deletes a cron job.
+	DeleteCronJob(ctx context.Context, in *DeleteCronJobRequest, opts ...grpc.CallOption) (*DeleteCronJobResponse, error)
+	// WatchCronJobs streams changes to cron jobs from options.resource_version
+	// (exclusive), or from now with the current objects first as ADDED.
+	WatchCronJobs(ctx context.Context, in *WatchCronJobsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchCronJobsResponse], error)
+	// CreateDaemonSet validates and stores a new daemon set (SPEC O4, L3).
+	CreateDaemonSet(ctx context.Context, in *CreateDaemonSetRequest, opts ...grpc.CallOption) (*CreateDaemonSetResponse, error)
+	// GetDaemonSet returns one daemon set, or NotFound.
+	GetDaemonSet(ctx context.Context, in *GetDaemonSetRequest, opts ...grpc.CallOption) (*GetDaemonSetResponse, error)
+	// ListDaemonSets lists daemon sets, optionally filtered by a label selector, a page at a time.
+	ListDaemonSets(ctx context.Context, in *ListDaemonSetsRequest, opts ...grpc.CallOption) (*ListDaemonSetsResponse, error)
+	// UpdateDaemonSet replaces a daemon set's spec and metadata; a non-empty
+	// metadata.resourceVersion must match the stored one (Aborted otherwise).
+	UpdateDaemonSet(ctx context.Context, in *UpdateDaemonSetRequest, opts ...grpc.CallOption) (*UpdateDaemonSetResponse, error)
+	// DeleteDaemonSet deletes a daemon set.
+	DeleteDaemonSet(ctx context.Context, in *DeleteDaemonSetRequest, opts ...grpc.CallOption) (*DeleteDaemonSetResponse, error)
+	// WatchDaemonSets streams changes to daemon sets from options.resource_version
+	// (exclusive), or from now with the current objects first as ADDED.
+	WatchDaemonSets(ctx context.Context, in *WatchDaemonSetsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchDaemonSetsResponse], error)
 	// GetPod returns one pod, or NotFound.
 	GetPod(ctx context.Context, in *GetPodRequest, opts ...grpc.CallOption) (*GetPodResponse, error)
 	// ListPods lists pods, optionally filtered by a label selector, a page at a time.
@@ -172,6 +212,144 @@ func (c *droverServiceClient) WatchJobs(ctx context.Context, in *WatchJobsReques
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type DroverService_WatchJobsClient = grpc.ServerStreamingClient[WatchJobsResponse]
 
+func (c *droverServiceClient) CreateCronJob(ctx context.Context, in *CreateCronJobRequest, opts ...grpc.CallOption) (*CreateCronJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCronJobResponse)
+	err := c.cc.Invoke(ctx, DroverService_CreateCronJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *droverServiceClient) GetCronJob(ctx context.Context, in *GetCronJobRequest, opts ...grpc.CallOption) (*GetCronJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCronJobResponse)
+	err := c.cc.Invoke(ctx, DroverService_GetCronJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *droverServiceClient) ListCronJobs(ctx context.Context, in *ListCronJobsRequest, opts ...grpc.CallOption) (*ListCronJobsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCronJobsResponse)
+	err := c.cc.Invoke(ctx, DroverService_ListCronJobs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *droverServiceClient) UpdateCronJob(ctx context.Context, in *UpdateCronJobRequest, opts ...grpc.CallOption) (*UpdateCronJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateCronJobResponse)
+	err := c.cc.Invoke(ctx, DroverService_UpdateCronJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *droverServiceClient) DeleteCronJob(ctx context.Context, in *DeleteCronJobRequest, opts ...grpc.CallOption) (*DeleteCronJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteCronJobResponse)
+	err := c.cc.Invoke(ctx, DroverService_DeleteCronJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *droverServiceClient) WatchCronJobs(ctx context.Context, in *WatchCronJobsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchCronJobsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DroverService_ServiceDesc.Streams[1], DroverService_WatchCronJobs_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchCronJobsRequest, WatchCronJobsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DroverService_WatchCronJobsClient = grpc.ServerStreamingClient[WatchCronJobsResponse]
+
+func (c *droverServiceClient) CreateDaemonSet(ctx context.Context, in *CreateDaemonSetRequest, opts ...grpc.CallOption) (*CreateDaemonSetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateDaemonSetResponse)
+	err := c.cc.Invoke(ctx, DroverService_CreateDaemonSet_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *droverServiceClient) GetDaemonSet(ctx context.Context, in *GetDaemonSetRequest, opts ...grpc.CallOption) (*GetDaemonSetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDaemonSetResponse)
+	err := c.cc.Invoke(ctx, DroverService_GetDaemonSet_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *droverServiceClient) ListDaemonSets(ctx context.Context, in *ListDaemonSetsRequest, opts ...grpc.CallOption) (*ListDaemonSetsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDaemonSetsResponse)
+	err := c.cc.Invoke(ctx, DroverService_ListDaemonSets_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *droverServiceClient) UpdateDaemonSet(ctx context.Context, in *UpdateDaemonSetRequest, opts ...grpc.CallOption) (*UpdateDaemonSetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateDaemonSetResponse)
+	err := c.cc.Invoke(ctx, DroverService_UpdateDaemonSet_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *droverServiceClient) DeleteDaemonSet(ctx context.Context, in *DeleteDaemonSetRequest, opts ...grpc.CallOption) (*DeleteDaemonSetResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteDaemonSetResponse)
+	err := c.cc.Invoke(ctx, DroverService_DeleteDaemonSet_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *droverServiceClient) WatchDaemonSets(ctx context.Context, in *WatchDaemonSetsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchDaemonSetsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &DroverService_ServiceDesc.Streams[2], DroverService_WatchDaemonSets_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchDaemonSetsRequest, WatchDaemonSetsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DroverService_WatchDaemonSetsClient = grpc.ServerStreamingClient[WatchDaemonSetsResponse]
+
 func (c *droverServiceClient) GetPod(ctx context.Context, in *GetPodRequest, opts ...grpc.CallOption) (*GetPodResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetPodResponse)
@@ -204,7 +382,7 @@ func (c *droverServiceClient) DeletePod(ctx context.Context, in *DeletePodReques
 
 func (c *droverServiceClient) WatchPods(ctx context.Context, in *WatchPodsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchPodsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &DroverService_ServiceDesc.Streams[1], DroverService_WatchPods_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &DroverService_ServiceDesc.Streams[3], DroverService_WatchPods_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +441,7 @@ func (c *droverServiceClient) DeleteNode(ctx context.Context, in *DeleteNodeRequ
 
 func (c *droverServiceClient) WatchNodes(ctx context.Context, in *WatchNodesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchNodesResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &DroverService_ServiceDesc.Streams[2], DroverService_WatchNodes_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &DroverService_ServiceDesc.Streams[4], DroverService_WatchNodes_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +470,7 @@ func (c *droverServiceClient) ListEvents(ctx context.Context, in *ListEventsRequ
 
 func (c *droverServiceClient) WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEventsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &DroverService_ServiceDesc.Streams[3], DroverService_WatchEvents_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &DroverService_ServiceDesc.Streams[5], DroverService_WatchEvents_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -311,7 +489,7 @@ type DroverService_WatchEventsClient = grpc.ServerStreamingClient[WatchEventsRes
 
 func (c *droverServiceClient) PodLogs(ctx context.Context, in *PodLogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PodLogsResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &DroverService_ServiceDesc.Streams[4], DroverService_PodLogs_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &DroverService_ServiceDesc.Streams[6], DroverService_PodLogs_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -361,6 +539,34 @@ type DroverServiceServer interface {
 	// WatchJobs streams changes to jobs from options.resource_version
 	// (exclusive), or from now with the current objects first as ADDED.
 	WatchJobs(*WatchJobsRequest, grpc.ServerStreamingServer[WatchJobsResponse]) error
+	// CreateCronJob validates and stores a new cron job (SPEC O4, L3).
+	CreateCronJob(context.Context, *CreateCronJobRequest) (*CreateCronJobResponse, error)
+	// GetCronJob returns one cron job, or NotFound.
+	GetCronJob(context.Context, *GetCronJobRequest) (*GetCronJobResponse, error)
+	// ListCronJobs lists cron jobs, optionally filtered by a label selector, a page at a time.
+	ListCronJobs(context.Context, *ListCronJobsRequest) (*ListCronJobsResponse, error)
+	// UpdateCronJob replaces a cron job's spec and metadata; a non-empty
+	// metadata.resourceVersion must match the stored one (Aborted otherwise).
+	UpdateCronJob(context.Context, *UpdateCronJobRequest) (*UpdateCronJobResponse, error)
+	// DeleteCronJob deletes a cron job.
+	DeleteCronJob(context.Context, *DeleteCronJobRequest) (*DeleteCronJobResponse, error)
+	// WatchCronJobs streams changes to cron jobs from options.resource_version
+	// (exclusive), or from now with the current objects first as ADDED.
+	WatchCronJobs(*WatchCronJobsRequest, grpc.ServerStreamingServer[WatchCronJobsResponse]) error
+	// CreateDaemonSet validates and stores a new daemon set (SPEC O4, L3).
+	CreateDaemonSet(context.Context, *CreateDaemonSetRequest) (*CreateDaemonSetResponse, error)
+	// GetDaemonSet returns one daemon set, or NotFound.
+	GetDaemonSet(context.Context, *GetDaemonSetRequest) (*GetDaemonSetResponse, error)
+	// ListDaemonSets lists daemon sets, optionally filtered by a label selector, a page at a time.
+	ListDaemonSets(context.Context, *ListDaemonSetsRequest) (*ListDaemonSetsResponse, error)
+	// UpdateDaemonSet replaces a daemon set's spec and metadata; a non-empty
+	// metadata.resourceVersion must match the stored one (Aborted otherwise).
+	UpdateDaemonSet(context.Context, *UpdateDaemonSetRequest) (*UpdateDaemonSetResponse, error)
+	// DeleteDaemonSet deletes a daemon set.
+	DeleteDaemonSet(context.Context, *DeleteDaemonSetRequest) (*DeleteDaemonSetResponse, error)
+	// WatchDaemonSets streams changes to daemon sets from options.resource_version
+	// (exclusive), or from now with the current objects first as ADDED.
+	WatchDaemonSets(*WatchDaemonSetsRequest, grpc.ServerStreamingServer[WatchDaemonSetsResponse]) error
 	// GetPod returns one pod, or NotFound.
 	GetPod(context.Context, *GetPodRequest) (*GetPodResponse, error)
 	// ListPods lists pods, optionally filtered by a label selector, a page at a time.
@@ -418,6 +624,42 @@ func (UnimplementedDroverServiceServer) DeleteJob(context.Context, *DeleteJobReq
 }
 func (UnimplementedDroverServiceServer) WatchJobs(*WatchJobsRequest, grpc.ServerStreamingServer[WatchJobsResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method WatchJobs not implemented")
+}
+func (UnimplementedDroverServiceServer) CreateCronJob(context.Context, *CreateCronJobRequest) (*CreateCronJobResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateCronJob not implemented")
+}
+func (UnimplementedDroverServiceServer) GetCronJob(context.Context, *GetCronJobRequest) (*GetCronJobResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetCronJob not implemented")
+}
+func (UnimplementedDroverServiceServer) ListCronJobs(context.Context, *ListCronJobsRequest) (*ListCronJobsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListCronJobs not implemented")
+}
+func (UnimplementedDroverServiceServer) UpdateCronJob(context.Context, *UpdateCronJobRequest) (*UpdateCronJobResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateCronJob not implemented")
+}
+func (UnimplementedDroverServiceServer) DeleteCronJob(context.Context, *DeleteCronJobRequest) (*DeleteCronJobResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteCronJob not implemented")
+}
+func (UnimplementedDroverServiceServer) WatchCronJobs(*WatchCronJobsRequest, grpc.ServerStreamingServer[WatchCronJobsResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method WatchCronJobs not implemented")
+}
+func (UnimplementedDroverServiceServer) CreateDaemonSet(context.Context, *CreateDaemonSetRequest) (*CreateDaemonSetResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateDaemonSet not implemented")
+}
+func (UnimplementedDroverServiceServer) GetDaemonSet(context.Context, *GetDaemonSetRequest) (*GetDaemonSetResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetDaemonSet not implemented")
+}
+func (UnimplementedDroverServiceServer) ListDaemonSets(context.Context, *ListDaemonSetsRequest) (*ListDaemonSetsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListDaemonSets not implemented")
+}
+func (UnimplementedDroverServiceServer) UpdateDaemonSet(context.Context, *UpdateDaemonSetRequest) (*UpdateDaemonSetResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateDaemonSet not implemented")
+}
+func (UnimplementedDroverServiceServer) DeleteDaemonSet(context.Context, *DeleteDaemonSetRequest) (*DeleteDaemonSetResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteDaemonSet not implemented")
+}
+func (UnimplementedDroverServiceServer) WatchDaemonSets(*WatchDaemonSetsRequest, grpc.ServerStreamingServer[WatchDaemonSetsResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method WatchDaemonSets not implemented")
 }
 func (UnimplementedDroverServiceServer) GetPod(context.Context, *GetPodRequest) (*GetPodResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetPod not implemented")
@@ -579,6 +821,208 @@ func _DroverService_WatchJobs_Handler(srv interface{}, stream grpc.ServerStream)
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type DroverService_WatchJobsServer = grpc.ServerStreamingServer[WatchJobsResponse]
+
+func _DroverService_CreateCronJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCronJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DroverServiceServer).CreateCronJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DroverService_CreateCronJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DroverServiceServer).CreateCronJob(ctx, req.(*CreateCronJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DroverService_GetCronJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCronJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DroverServiceServer).GetCronJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DroverService_GetCronJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DroverServiceServer).GetCronJob(ctx, req.(*GetCronJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DroverService_ListCronJobs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCronJobsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DroverServiceServer).ListCronJobs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DroverService_ListCronJobs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DroverServiceServer).ListCronJobs(ctx, req.(*ListCronJobsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DroverService_UpdateCronJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCronJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DroverServiceServer).UpdateCronJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DroverService_UpdateCronJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DroverServiceServer).UpdateCronJob(ctx, req.(*UpdateCronJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DroverService_DeleteCronJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteCronJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DroverServiceServer).DeleteCronJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DroverService_DeleteCronJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DroverServiceServer).DeleteCronJob(ctx, req.(*DeleteCronJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DroverService_WatchCronJobs_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchCronJobsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DroverServiceServer).WatchCronJobs(m, &grpc.GenericServerStream[WatchCronJobsRequest, WatchCronJobsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DroverService_WatchCronJobsServer = grpc.ServerStreamingServer[WatchCronJobsResponse]
+
+func _DroverService_CreateDaemonSet_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateDaemonSetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DroverServiceServer).CreateDaemonSet(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DroverService_CreateDaemonSet_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DroverServiceServer).CreateDaemonSet(ctx, req.(*CreateDaemonSetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DroverService_GetDaemonSet_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDaemonSetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DroverServiceServer).GetDaemonSet(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DroverService_GetDaemonSet_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DroverServiceServer).GetDaemonSet(ctx, req.(*GetDaemonSetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DroverService_ListDaemonSets_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDaemonSetsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DroverServiceServer).ListDaemonSets(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DroverService_ListDaemonSets_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DroverServiceServer).ListDaemonSets(ctx, req.(*ListDaemonSetsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DroverService_UpdateDaemonSet_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateDaemonSetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DroverServiceServer).UpdateDaemonSet(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DroverService_UpdateDaemonSet_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DroverServiceServer).UpdateDaemonSet(ctx, req.(*UpdateDaemonSetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DroverService_DeleteDaemonSet_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteDaemonSetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DroverServiceServer).DeleteDaemonSet(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: DroverService_DeleteDaemonSet_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DroverServiceServer).DeleteDaemonSet(ctx, req.(*DeleteDaemonSetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DroverService_WatchDaemonSets_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchDaemonSetsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(DroverServiceServer).WatchDaemonSets(m, &grpc.GenericServerStream[WatchDaemonSetsRequest, WatchDaemonSetsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type DroverService_WatchDaemonSetsServer = grpc.ServerStreamingServer[WatchDaemonSetsResponse]
 
 func _DroverService_GetPod_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetPodRequest)
@@ -814,6 +1258,46 @@ var DroverService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _DroverService_DeleteJob_Handler,
 		},
 		{
+			MethodName: "CreateCronJob",
+			Handler:    _DroverService_CreateCronJob_Handler,
+		},
+		{
+			MethodName: "GetCronJob",
+			Handler:    _DroverService_GetCronJob_Handler,
+		},
+		{
+			MethodName: "ListCronJobs",
+			Handler:    _DroverService_ListCronJobs_Handler,
+		},
+		{
+			MethodName: "UpdateCronJob",
+			Handler:    _DroverService_UpdateCronJob_Handler,
+		},
+		{
+			MethodName: "DeleteCronJob",
+			Handler:    _DroverService_DeleteCronJob_Handler,
+		},
+		{
+			MethodName: "CreateDaemonSet",
+			Handler:    _DroverService_CreateDaemonSet_Handler,
+		},
+		{
+			MethodName: "GetDaemonSet",
+			Handler:    _DroverService_GetDaemonSet_Handler,
+		},
+		{
+			MethodName: "ListDaemonSets",
+			Handler:    _DroverService_ListDaemonSets_Handler,
+		},
+		{
+			MethodName: "UpdateDaemonSet",
+			Handler:    _DroverService_UpdateDaemonSet_Handler,
+		},
+		{
+			MethodName: "DeleteDaemonSet",
+			Handler:    _DroverService_DeleteDaemonSet_Handler,
+		},
+		{
 			MethodName: "GetPod",
 			Handler:    _DroverService_GetPod_Handler,
 		},
@@ -854,6 +1338,16 @@ var DroverService_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchJobs",
 			Handler:       _DroverService_WatchJobs_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchCronJobs",
+			Handler:       _DroverService_WatchCronJobs_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchDaemonSets",
+			Handler:       _DroverService_WatchDaemonSets_Handler,
 			ServerStreams: true,
 		},
 		{
