@@ -31,7 +31,7 @@ else
     if ! kill -0 "$(cat "$(dirname "$DEV_LOG")/drover-dev.pid")" 2>/dev/null; then
       echo; say "drover dev exited; its log:"; tail -20 "$DEV_LOG"; exit 1
     fi
-    ready=$("$DROVER" get nodes 2>/dev/null | awk 'NR>1 && $2=="Ready"' | wc -l)
+    ready=$({ "$DROVER" get nodes 2>/dev/null || true; } | awk 'NR>1 && $2=="Ready"' | wc -l)
     [ "${ready:-0}" -ge 2 ] && break
     printf '.'; sleep 0.5
   done

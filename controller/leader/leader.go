@@ -65,7 +65,7 @@ func (e *Elector) term(ctx context.Context, lead LeadFunc) error {
 		_, _ = e.cli.Revoke(cctx, sess.Lease())
 		sess.Close()
 	}()
-	el := concurrency.NewElection(sess, store.LeaderPrefix)
+	el := concurrency.NewElection(sess, store.LeaderElection)
 	if err := el.Campaign(ctx, e.identity); err != nil {
 		return fmt.Errorf("leader: campaign: %w", err)
 	}

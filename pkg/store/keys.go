@@ -6,6 +6,8 @@ package store
 //
 //	/drover/jobs/<namespace>/<name>                 Job          written by API server and leader
 //	/drover/pods/<namespace>/<name>                 Pod          spec by leader, status by the pod's worker
+//	/drover/cronjobs/<namespace>/<name>             CronJob      written by API server (spec) and leader (status)
+//	/drover/daemonsets/<namespace>/<name>           DaemonSet    written by API server (spec) and leader (status)
 //	/drover/nodes/<name>                            Node         written by the node's worker, cordon by API
 //	/drover/heartbeats/<node>                       liveness     attached to the worker's lease (N1, N2)
 //	/drover/assignments/<node>/<namespace>/<pod>    Pod (bound)  written by leader, watched by that node's worker only
@@ -23,12 +25,19 @@ const Root = "/drover/"
 const (
 	JobsPrefix        = Root + "jobs/"
 	PodsPrefix        = Root + "pods/"
+	CronJobsPrefix    = Root + "cronjobs/"
+	DaemonSetsPrefix  = Root + "daemonsets/"
 	NodesPrefix       = Root + "nodes/"
 	HeartbeatsPrefix  = Root + "heartbeats/"
 	AssignmentsPrefix = Root + "assignments/"
 	EventsPrefix      = Root + "events/"
 	LeaderPrefix      = Root + "leader/"
 )
+
+// LeaderElection is the prefix handed to concurrency.NewElection, which adds
+// "/<lease id>" itself: the keys are LeaderPrefix + "<lease id>".
+const LeaderElection = Root + "leader"
+
 
 // HeartbeatKey is the liveness key of a node, attached to its worker's lease.
 func HeartbeatKey(node string) string { return HeartbeatsPrefix + node }

@@ -59,6 +59,16 @@ func (s *Store) Jobs() Kind[*v1.Job] {
 	return Kind[*v1.Job]{s: s, prefix: JobsPrefix, namespaced: true, new: func() *v1.Job { return &v1.Job{} }}
 }
 
+// CronJobs returns the typed accessor for CronJobs.
+func (s *Store) CronJobs() Kind[*v1.CronJob] {
+	return Kind[*v1.CronJob]{s: s, prefix: CronJobsPrefix, namespaced: true, new: func() *v1.CronJob { return &v1.CronJob{} }}
+}
+
+// DaemonSets returns the typed accessor for DaemonSets.
+func (s *Store) DaemonSets() Kind[*v1.DaemonSet] {
+	return Kind[*v1.DaemonSet]{s: s, prefix: DaemonSetsPrefix, namespaced: true, new: func() *v1.DaemonSet { return &v1.DaemonSet{} }}
+}
+
 // Pods returns the typed accessor for Pods.
 func (s *Store) Pods() Kind[*v1.Pod] {
 	return Kind[*v1.Pod]{s: s, prefix: PodsPrefix, namespaced: true, new: func() *v1.Pod { return &v1.Pod{} }}
@@ -85,6 +95,10 @@ func KeyOf(obj Object) (string, error) {
 		return namespacedKey(JobsPrefix, md.Namespace, md.Name), nil
 	case *v1.Pod:
 		return namespacedKey(PodsPrefix, md.Namespace, md.Name), nil
+	case *v1.CronJob:
+		return namespacedKey(CronJobsPrefix, md.Namespace, md.Name), nil
+	case *v1.DaemonSet:
+		return namespacedKey(DaemonSetsPrefix, md.Namespace, md.Name), nil
 	case *v1.Event:
 		return namespacedKey(EventsPrefix, md.Namespace, md.Name), nil
 	case *v1.Node:

@@ -112,7 +112,7 @@ func TestFencedWriteFailsAfterLeadershipMoves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	el := concurrency.NewElection(sess, store.LeaderPrefix)
+	el := concurrency.NewElection(sess, store.LeaderElection)
 	if err := el.Campaign(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestFencedWriteFailsAfterLeadershipMoves(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sess2.Close()
-	el2 := concurrency.NewElection(sess2, store.LeaderPrefix)
+	el2 := concurrency.NewElection(sess2, store.LeaderElection)
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := el2.Campaign(cctx, "b"); err != nil {
