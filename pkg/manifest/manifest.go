@@ -40,7 +40,9 @@ func (g GVK) String() string { return g.APIVersion + " " + g.Kind }
 // kinds maps each supported apiVersion and kind to a constructor. Adding a
 // kind is one line.
 var kinds = map[GVK]func() Object{
-	{"batch/v1", "Job"}: func() Object { return new(v1.Job) },
+	{"batch/v1", "Job"}:      func() Object { return new(v1.Job) },
+	{"batch/v1", "CronJob"}:  func() Object { return new(v1.CronJob) },
+	{"apps/v1", "DaemonSet"}: func() Object { return new(v1.DaemonSet) },
 }
 
 // Kinds lists the supported kinds, sorted.

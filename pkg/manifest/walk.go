@@ -25,6 +25,14 @@ var quantityMaps = map[protoreflect.FullName]bool{
 	"drover.v1.NodeStatus.allocatable":        true,
 }
 
+// intOrStringFields are string fields that Kubernetes types as
+// int-or-string: a whole number there is read as its string form
+// (maxUnavailable: 1 becomes "1"; "25%" stays as written).
+var intOrStringFields = map[protoreflect.FullName]bool{
+	"drover.v1.RollingUpdateDaemonSet.max_unavailable": true,
+	"drover.v1.RollingUpdateDaemonSet.max_surge":       true,
+}
+
 // walker checks a decoded JSON tree against a message descriptor, the way
 // protojson will read it but stricter, and gathers every error with its
 // path. It rewrites, in place, the values it normalises: quantities written
@@ -126,6 +134,13 @@ func (w *walker) single(path string, fd protoreflect.FieldDescriptor, v any) any
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		w.message(path, fd.Message(), v)
 	case protoreflect.StringKind:
+		if n, isNum := v.(json.Number); isNum && intOrStringFields[fd.FullName()] {
+			if i, whole := integer(n); whole {
+				return i.String()
+			}
+			w.add(path, fmt.Sprintf("expected integer or percentage string, got number %s", n), n.String())
+			return v
+		}
 		if _, ok := v.(string); !ok {
 			w.add(path, "expected string, got "+typeName(v), v)
 		}
