@@ -38,7 +38,7 @@ type Change struct {
 // must not block (enqueue keys and return).
 type Handler func(Change)
 
-// Cache holds jobs, pods, nodes and node liveness. Objects it returns are
+// Cache holds jobs, pods, nodes, node liveness, cronjobs and daemonsets. Objects it returns are
 // shared: callers must clone them (proto.Clone) before changing them.
 type Cache struct {
 	st *store.Store
@@ -56,6 +56,10 @@ type Cache struct {
 	unbound    map[string]*v1.Pod
 	nodes      map[string]*v1.Node
 	heartbeats map[string]bool
+	cronJobs   map[string]*v1.CronJob
+	cronByUID  map[string]*v1.CronJob
+	daemonSets map[string]*v1.DaemonSet
+	dsByUID    map[string]*v1.DaemonSet
 	handlers   []Handler
 }
 
@@ -75,6 +79,10 @@ func (c *Cache) reset() {
 	c.unbound = map[string]*v1.Pod{}
 	c.nodes = map[string]*v1.Node{}
 	c.heartbeats = map[string]bool{}
+	c.cronJobs = map[string]*v1.CronJob{}
+	c.cronByUID = map[string]*v1.CronJob{}
+	c.daemonSets = map[string]*v1.DaemonSet{}
+	c.dsByUID = map[string]*v1.DaemonSet{}
 }
 
 // AddHandler registers h; call it before Run.
@@ -208,6 +216,14 @@ func (c *Cache) lookupLocked(key []byte) store.Object {
 		if n, ok := c.nodes[strings.TrimPrefix(k, store.NodesPrefix)]; ok {
 			return n
 		}
+	case strings.HasPrefix(k, store.CronJobsPrefix):
+		if cj, ok := c.cronJobs[strings.TrimPrefix(k, store.CronJobsPrefix)]; ok {
+			return cj
+		}
+	case strings.HasPrefix(k, store.DaemonSetsPrefix):
+		if ds, ok := c.daemonSets[strings.TrimPrefix(k, store.DaemonSetsPrefix)]; ok {
+			return ds
+		}
 	}
 	return nil
 }
@@ -249,6 +265,24 @@ func (c *Cache) applyPutLocked(kv *mvccpb.KeyValue) store.Object {
 		name := store.NodeFromHeartbeatKey(k)
 		c.heartbeats[name] = true
 		return heartbeat(name, true)
+	case strings.HasPrefix(k, store.CronJobsPrefix):
+		cj, err := c.st.CronJobs().Decode(kv)
+		if err != nil {
+			c.lg.Warn("undecodable cronjob", zap.String("key", k), zap.Error(err))
+			return nil
+		}
+		c.cronJobs[strings.TrimPrefix(k, store.CronJobsPrefix)] = cj
+		c.cronByUID[cj.GetMetadata().GetUid()] = cj
+		return cj
+	case strings.HasPrefix(k, store.DaemonSetsPrefix):
+		ds, err := c.st.DaemonSets().Decode(kv)
+		if err != nil {
+			c.lg.Warn("undecodable daemonset", zap.String("key", k), zap.Error(err))
+			return nil
+		}
+		c.daemonSets[strings.TrimPrefix(k, store.DaemonSetsPrefix)] = ds
+		c.dsByUID[ds.GetMetadata().GetUid()] = ds
+		return ds
 	}
 	return nil
 }
@@ -278,6 +312,20 @@ func (c *Cache) applyDeleteLocked(key []byte) Change {
 		name := store.NodeFromHeartbeatKey(k)
 		delete(c.heartbeats, name)
 		return Change{Old: heartbeat(name, true), New: heartbeat(name, false)}
+	case strings.HasPrefix(k, store.CronJobsPrefix):
+		name := strings.TrimPrefix(k, store.CronJobsPrefix)
+		if cj, ok := c.cronJobs[name]; ok {
+			delete(c.cronJobs, name)
+			delete(c.cronByUID, cj.GetMetadata().GetUid())
+			return Change{Old: cj}
+		}
+	case strings.HasPrefix(k, store.DaemonSetsPrefix):
+		name := strings.TrimPrefix(k, store.DaemonSetsPrefix)
+		if ds, ok := c.daemonSets[name]; ok {
+			delete(c.daemonSets, name)
+			delete(c.dsByUID, ds.GetMetadata().GetUid())
+			return Change{Old: ds}
+		}
 	}
 	return Change{}
 }
@@ -462,10 +510,66 @@ func (c *Cache) Alive(node string) bool {
 	return c.heartbeats[node]
 }
 
+// CronJob returns the cached CronJob ("namespace/name"), or nil.
+func (c *Cache) CronJob(key string) *v1.CronJob {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.cronJobs[key]
+}
+
+// CronJobs returns every cached CronJob.
+func (c *Cache) CronJobs() []*v1.CronJob {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return values(c.cronJobs)
+}
+
+// CronJobByUID returns the cached CronJob with that uid, or nil.
+func (c *Cache) CronJobByUID(uid string) *v1.CronJob {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.cronByUID[uid]
+}
+
+// DaemonSet returns the cached DaemonSet ("namespace/name"), or nil.
+func (c *Cache) DaemonSet(key string) *v1.DaemonSet {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.daemonSets[key]
+}
+
+// DaemonSets returns every cached DaemonSet.
+func (c *Cache) DaemonSets() []*v1.DaemonSet {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return values(c.daemonSets)
+}
+
+// DaemonSetByUID returns the cached DaemonSet with that uid, or nil.
+func (c *Cache) DaemonSetByUID(uid string) *v1.DaemonSet {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.dsByUID[uid]
+}
+
 func values[T any](m map[string]T) []T {
 	out := make([]T, 0, len(m))
 	for _, v := range m {
 		out = append(out, v)
 	}
 	return out
+}
+
+// Commit applies tx and then waits (up to 5 s) until the cache has applied
+// it, so that the caller's next decision reads its own write. It returns
+// tx's error unchanged (store.ErrConflict, store.ErrNotLeader …).
+func (c *Cache) Commit(ctx context.Context, tx *store.Txn) error {
+	rev, err := tx.Commit(ctx)
+	if err != nil || rev == 0 {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = c.WaitForRevision(wctx, rev)
+	return nil
 }
