@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
@@ -90,19 +89,14 @@ func (g *Collector) Reconcile(ctx context.Context, key string) (queue.Result, er
 	case "job":
 		g.job(tx, k)
 	}
-	rev, err := tx.Commit(ctx)
+	err := g.cache.Commit(ctx, tx)
 	switch {
 	case errors.Is(err, store.ErrConflict):
-		return queue.Result{RequeueAfter: 10 * time.Millisecond}, nil
+		return queue.Result{RequeueAfter: queue.ConflictRetry}, nil
 	case errors.Is(err, store.ErrNotLeader):
 		return queue.Result{}, fmt.Errorf("gc %s: %w: %w", key, err, queue.ErrTerminal)
 	case err != nil:
 		return queue.Result{}, fmt.Errorf("gc %s: %w", key, err)
-	}
-	if rev > 0 {
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		_ = g.cache.WaitForRevision(wctx, rev)
 	}
 	return queue.Result{}, nil
 }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
@@ -96,19 +95,14 @@ func (c *Controller) Reconcile(ctx context.Context, name string) (queue.Result, 
 			tx.DeleteAssignment(name, pod.Metadata.Namespace, pod.Metadata.Name)
 		}
 	}
-	rev, err := tx.Commit(ctx)
+	err := c.cache.Commit(ctx, tx)
 	switch {
 	case errors.Is(err, store.ErrConflict):
-		return queue.Result{RequeueAfter: 10 * time.Millisecond}, nil
+		return queue.Result{RequeueAfter: queue.ConflictRetry}, nil
 	case errors.Is(err, store.ErrNotLeader):
 		return queue.Result{}, fmt.Errorf("node %s: %w: %w", name, err, queue.ErrTerminal)
 	case err != nil:
 		return queue.Result{}, fmt.Errorf("node %s: %w", name, err)
-	}
-	if rev > 0 {
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		_ = c.cache.WaitForRevision(wctx, rev)
 	}
 	return queue.Result{Requeue: more}, nil
 }

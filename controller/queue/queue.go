@@ -279,3 +279,7 @@ func (h waitHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
 func (h waitHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
 func (h *waitHeap) Push(x any)        { it := x.(*waitItem); it.index = len(*h); *h = append(*h, it) }
 func (h *waitHeap) Pop() any          { old := *h; it := old[len(old)-1]; *h = old[:len(old)-1]; return it }
+
+// ConflictRetry is how soon a key is retried after its write lost a
+// compare-and-swap race (the cache was behind; it catches up within ms).
+const ConflictRetry = 10 * time.Millisecond
