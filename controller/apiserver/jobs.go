@@ -38,6 +38,9 @@ func (s *Server) CreateJob(ctx context.Context, req *v1.CreateJobRequest) (*v1.C
 	if err := validation.ValidateJob(job); err != nil {
 		return nil, toStatus(err)
 	}
+	if err := s.checkDependencyCycle(ctx, job); err != nil {
+		return nil, err // SPEC J18: the Job closing a cycle is refused
+	}
 	if req.GetDryRun() {
 		return &v1.CreateJobResponse{Job: job}, nil
 	}
