@@ -52,6 +52,8 @@ type Cache struct {
 	jobsByUID  map[string]*v1.Job
 	pods       map[string]*v1.Pod
 	byOwner    map[string]map[string]*v1.Pod
+	byCtrl     map[string]map[string]*v1.Pod // by controller owner reference uid
+	orphans    map[string]map[string]*v1.Pod // by namespace: pods with no controller
 	byNode     map[string]map[string]*v1.Pod
 	unbound    map[string]*v1.Pod
 	nodes      map[string]*v1.Node
@@ -75,6 +77,8 @@ func (c *Cache) reset() {
 	c.jobsByUID = map[string]*v1.Job{}
 	c.pods = map[string]*v1.Pod{}
 	c.byOwner = map[string]map[string]*v1.Pod{}
+	c.byCtrl = map[string]map[string]*v1.Pod{}
+	c.orphans = map[string]map[string]*v1.Pod{}
 	c.byNode = map[string]map[string]*v1.Pod{}
 	c.unbound = map[string]*v1.Pod{}
 	c.nodes = map[string]*v1.Node{}
@@ -361,6 +365,11 @@ func (c *Cache) addPodLocked(key string, p *v1.Pod) {
 		}
 		m[key] = p
 	}
+	if uid := controllerUID(p); uid != "" {
+		addTo(c.byCtrl, uid, key, p)
+	} else {
+		addTo(c.orphans, p.GetMetadata().GetNamespace(), key, p)
+	}
 	if node := p.GetSpec().GetNodeName(); node != "" {
 		m := c.byNode[node]
 		if m == nil {
@@ -385,6 +394,11 @@ func (c *Cache) removePodLocked(key string) *v1.Pod {
 		if len(c.byOwner[uid]) == 0 {
 			delete(c.byOwner, uid)
 		}
+	}
+	if uid := controllerUID(p); uid != "" {
+		removeFrom(c.byCtrl, uid, key)
+	} else {
+		removeFrom(c.orphans, p.GetMetadata().GetNamespace(), key)
 	}
 	if node := p.GetSpec().GetNodeName(); node != "" {
 		delete(c.byNode[node], key)
@@ -461,11 +475,36 @@ func (c *Cache) Pod(key string) *v1.Pod {
 	return c.pods[key]
 }
 
-// PodsOwnedBy returns the pods labelled controller-uid=uid.
+// PodsOwnedBy returns the pods labelled controller-uid=uid and those whose
+// controller owner reference names uid (pods a Job adopted keep the label of
+// the Job that made them: SPEC J14).
 func (c *Cache) PodsOwnedBy(uid string) []*v1.Pod {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return values(c.byOwner[uid])
+	out := values(c.byOwner[uid])
+	for k, p := range c.byCtrl[uid] {
+		if _, ok := c.byOwner[uid][k]; !ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// PodsControlledBy returns the pods whose controller owner reference names
+// uid: a Job's pods, including those it adopted.
+func (c *Cache) PodsControlledBy(uid string) []*v1.Pod {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return values(c.byCtrl[uid])
+}
+
+// OrphanPods returns the pods of a namespace that have no controller owner
+// reference: candidates for adoption by a Job whose selector matches them
+// (SPEC J14). Orphans are rare, so the index stays small.
+func (c *Cache) OrphanPods(namespace string) []*v1.Pod {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return values(c.orphans[namespace])
 }
 
 // PodsOnNode returns the pods bound to node.
@@ -550,6 +589,32 @@ func (c *Cache) DaemonSetByUID(uid string) *v1.DaemonSet {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.dsByUID[uid]
+}
+
+// controllerUID is the uid in a pod's controller owner reference, or "".
+func controllerUID(p *v1.Pod) string {
+	for _, r := range p.GetMetadata().GetOwnerReferences() {
+		if r.GetController() {
+			return r.GetUid()
+		}
+	}
+	return ""
+}
+
+func addTo(idx map[string]map[string]*v1.Pod, k, key string, p *v1.Pod) {
+	m := idx[k]
+	if m == nil {
+		m = map[string]*v1.Pod{}
+		idx[k] = m
+	}
+	m[key] = p
+}
+
+func removeFrom(idx map[string]map[string]*v1.Pod, k, key string) {
+	delete(idx[k], key)
+	if len(idx[k]) == 0 {
+		delete(idx, k)
+	}
 }
 
 func values[T any](m map[string]T) []T {

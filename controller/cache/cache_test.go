@@ -84,3 +84,62 @@ func TestJobRevisionImpliesItsPods(t *testing.T) {
 		t.Fatal("liveness not tracked")
 	}
 }
+
+// TestControllerAndOrphanIndexes: pods are indexed by their controller owner
+// reference, and pods without one by namespace, and a pod moves from the
+// orphan index to its new controller's when adopted (SPEC J14).
+func TestControllerAndOrphanIndexes(t *testing.T) {
+	cli, _ := etcdtest.Start(t)
+	st := store.New(cli)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ca := cache.New(st, zaptest.NewLogger(t))
+	go func() { _ = ca.Run(ctx) }()
+	ctrl := func(uid string) []*v1.OwnerReference {
+		return []*v1.OwnerReference{{Kind: "Job", Name: "j", Uid: uid, Controller: new(true)}}
+	}
+	orphan := &v1.Pod{Metadata: &v1.ObjectMeta{Name: "o", Namespace: "ns1", Labels: map[string]string{cache.LabelControllerUID: "old"}}, Spec: &v1.PodSpec{}}
+	tx := st.Txn().
+		Create(&v1.Pod{Metadata: &v1.ObjectMeta{Name: "a", Namespace: "ns1", OwnerReferences: ctrl("u1")}, Spec: &v1.PodSpec{}}).
+		Create(orphan).
+		Create(&v1.Pod{Metadata: &v1.ObjectMeta{Name: "b", Namespace: "ns2"}, Spec: &v1.PodSpec{}})
+	rev, err := tx.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait := func(rev int64) {
+		t.Helper()
+		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+		defer wcancel()
+		if err := ca.WaitForRevision(wctx, rev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait(rev)
+	if n := len(ca.PodsControlledBy("u1")); n != 1 {
+		t.Fatalf("%d pods controlled by u1, want 1", n)
+	}
+	if o := ca.OrphanPods("ns1"); len(o) != 1 || o[0].Metadata.Name != "o" {
+		t.Fatalf("orphans in ns1: %v", o)
+	}
+	if n := len(ca.OrphanPods("ns2")); n != 1 {
+		t.Fatalf("%d orphans in ns2, want 1", n)
+	}
+	// Adoption by u2: no longer an orphan, controlled by u2, and still
+	// found by its old label as well as by its new controller.
+	orphan.Metadata.OwnerReferences = ctrl("u2")
+	rev, err = st.Txn().Update(orphan).Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait(rev)
+	if n := len(ca.OrphanPods("ns1")); n != 0 {
+		t.Fatalf("%d orphans in ns1 after adoption, want 0", n)
+	}
+	if n := len(ca.PodsControlledBy("u2")); n != 1 {
+		t.Fatalf("%d pods controlled by u2, want 1", n)
+	}
+	if n := len(ca.PodsOwnedBy("u2")); n != 1 {
+		t.Fatalf("%d pods owned by u2, want 1", n)
+	}
+}
