@@ -47,6 +47,11 @@ func listPage[T store.Object](ctx context.Context, k store.Kind[T], ns string, o
 	if err != nil {
 		return nil, nil, toStatus(err)
 	}
+	if tok.Rev > 0 {
+		// etcd reports its current revision; the page was read at the
+		// first page's, and so is every later page.
+		rev = tok.Rev
+	}
 	out := items[:0]
 	for _, it := range items {
 		if sel.Matches(it.GetMetadata().GetLabels()) {

@@ -146,8 +146,8 @@ func (j *JobClient) Delete(ctx context.Context, name string, opts DeleteOptions)
 // ADDED. It returns once the stream is open; cancelling ctx or calling
 // Close ends it.
 func (j *JobClient) Watch(ctx context.Context, opts ListOptions) (*Watcher[*v1.Job], error) {
-	return watch(ctx, j.c, func(ctx context.Context) (recvFunc[*v1.Job], error) {
-		s, err := j.c.api.WatchJobs(ctx, &v1.WatchJobsRequest{Namespace: j.ns, Options: opts.proto()})
+	return watch(ctx, j.c, opts, j.List, func(ctx context.Context, o *v1.ListOptions) (recvFunc[*v1.Job], error) {
+		s, err := j.c.api.WatchJobs(ctx, &v1.WatchJobsRequest{Namespace: j.ns, Options: o})
 		if err != nil {
 			return nil, err
 		}
@@ -211,8 +211,8 @@ func (p *PodClient) Delete(ctx context.Context, name string, opts DeleteOptions)
 
 // Watch streams changes to pods, as JobClient.Watch does for Jobs.
 func (p *PodClient) Watch(ctx context.Context, opts ListOptions) (*Watcher[*v1.Pod], error) {
-	return watch(ctx, p.c, func(ctx context.Context) (recvFunc[*v1.Pod], error) {
-		s, err := p.c.api.WatchPods(ctx, &v1.WatchPodsRequest{Namespace: p.ns, Options: opts.proto()})
+	return watch(ctx, p.c, opts, p.List, func(ctx context.Context, o *v1.ListOptions) (recvFunc[*v1.Pod], error) {
+		s, err := p.c.api.WatchPods(ctx, &v1.WatchPodsRequest{Namespace: p.ns, Options: o})
 		if err != nil {
 			return nil, err
 		}
@@ -282,8 +282,8 @@ func (n *NodeClient) Delete(ctx context.Context, name string, opts DeleteOptions
 
 // Watch streams changes to nodes, as JobClient.Watch does for Jobs.
 func (n *NodeClient) Watch(ctx context.Context, opts ListOptions) (*Watcher[*v1.Node], error) {
-	return watch(ctx, n.c, func(ctx context.Context) (recvFunc[*v1.Node], error) {
-		s, err := n.c.api.WatchNodes(ctx, &v1.WatchNodesRequest{Options: opts.proto()})
+	return watch(ctx, n.c, opts, n.List, func(ctx context.Context, o *v1.ListOptions) (recvFunc[*v1.Node], error) {
+		s, err := n.c.api.WatchNodes(ctx, &v1.WatchNodesRequest{Options: o})
 		if err != nil {
 			return nil, err
 		}
@@ -313,8 +313,8 @@ func (e *EventClient) List(ctx context.Context, opts ListOptions) (*List[*v1.Eve
 
 // Watch streams new and changed events, as JobClient.Watch does for Jobs.
 func (e *EventClient) Watch(ctx context.Context, opts ListOptions) (*Watcher[*v1.Event], error) {
-	return watch(ctx, e.c, func(ctx context.Context) (recvFunc[*v1.Event], error) {
-		s, err := e.c.api.WatchEvents(ctx, &v1.WatchEventsRequest{Namespace: e.ns, Options: opts.proto()})
+	return watch(ctx, e.c, opts, e.List, func(ctx context.Context, o *v1.ListOptions) (recvFunc[*v1.Event], error) {
+		s, err := e.c.api.WatchEvents(ctx, &v1.WatchEventsRequest{Namespace: e.ns, Options: o})
 		if err != nil {
 			return nil, err
 		}
