@@ -15,7 +15,6 @@ import (
 
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/store"
-	"github.com/drover-dev/drover/worker/runtime/process"
 )
 
 // Node address and label names the worker publishes.
@@ -55,7 +54,7 @@ func (w *Worker) register(ctx context.Context, lease clientv3.LeaseID) error {
 		Addresses:       []*v1.NodeAddress{{Type: AddressAgentEndpoint, Address: w.cfg.AdvertiseAddr}},
 		LeaseId:         int64(lease),
 		LeaseTtlSeconds: int64(w.cfg.LeaseTTL.Seconds()),
-		Runtime:         process.Name,
+		Runtime:         w.cfg.RuntimeName,
 		Conditions: []*v1.NodeCondition{{
 			Type: "Ready", Status: "True", Reason: "WorkerRegistered",
 			Message:           "the worker holds lease " + strconv.FormatInt(int64(lease), 16),

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -49,6 +50,13 @@ type Config struct {
 	LeaseTTL time.Duration
 	// DataDir holds the runtime's containers and logs (required).
 	DataDir string
+	// Runtime is the backend the Worker serves as its RuntimeService
+	// (default: the process backend over DataDir/containers). If it is an
+	// io.Closer, Run closes it when it returns.
+	Runtime runtime.Backend
+	// RuntimeName is the backend's name, published in the node's status
+	// (default process.Name when Runtime is nil).
+	RuntimeName string
 	// RuntimeSocket is the unix socket of the RuntimeService, served by the
 	// Worker itself (default DataDir/runtime.sock).
 	RuntimeSocket string
@@ -77,7 +85,7 @@ type Worker struct {
 	lg     *zap.Logger
 	clock  clock.WithTicker
 	st     *store.Store
-	local  *process.Runtime
+	local  runtime.Backend
 	hostIP string
 
 	agentLis net.Listener
@@ -137,9 +145,13 @@ func New(cfg Config) (*Worker, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("worker: data dir: %w", err)
 	}
-	local, err := process.New(process.Config{Root: filepath.Join(cfg.DataDir, "containers")})
-	if err != nil {
-		return nil, fmt.Errorf("worker: %w", err)
+	local := cfg.Runtime
+	if local == nil {
+		proc, err := process.New(process.Config{Root: filepath.Join(cfg.DataDir, "containers")})
+		if err != nil {
+			return nil, fmt.Errorf("worker: %w", err)
+		}
+		local, cfg.RuntimeName = proc, process.Name
 	}
 	rtLis, err := runtime.Listen(cfg.RuntimeSocket)
 	if err != nil {
@@ -191,6 +203,9 @@ func (w *Worker) Heartbeat() HeartbeatStatus { return w.hb.status() }
 // runtime's fence only if no worker renews the lease in time (N4).
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.agentLis.Close()
+	if c, ok := w.local.(io.Closer); ok {
+		defer c.Close()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/drover-dev/drover/worker"
+	"github.com/drover-dev/drover/worker/runtime/docker"
 	"github.com/drover-dev/drover/worker/runtime/process"
 )
 
@@ -18,6 +20,7 @@ func init() {
 	var (
 		endpoints, name, runtimeName, dataDir, listen, advertise string
 		labels, capacity, logLevel                               string
+		dockerSocket, dockerNetwork, dockerPIDContainer          string
 		heartbeat, leaseTTL                                      time.Duration
 	)
 	cmd := &cobra.Command{
@@ -38,6 +41,12 @@ worker cannot renew its lease for 3/4 of the TTL it kills its pods (SIGKILL),
 so that a pod replaced elsewhere never runs twice; the shims do the same on
 their own if the worker is dead or stopped.
 
+With --runtime docker, pods run as Docker containers on the engine at
+--docker-socket (images are never pulled: a missing image fails the pod with
+reason ImageNotFound). The engine keeps them across worker restarts; the kill
+deadline is a timer in the worker, so a worker that runs in a container names
+itself with --docker-pid-container to make its pods die with it.
+
 Stop it with SIGINT or SIGTERM: its pods keep running, for a worker restarted
 in time to find them; if no worker renews the node's lease within 3/4 of the
 TTL, the shims kill them.`,
@@ -45,8 +54,8 @@ TTL, the shims kill them.`,
   drover worker --listen 0.0.0.0:7071 --capacity cpu=4,memory=8Gi`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runtimeName != process.Name {
-				return fmt.Errorf("--runtime %q: only %q is available", runtimeName, process.Name)
+			if runtimeName != process.Name && runtimeName != docker.Name {
+				return fmt.Errorf("--runtime %q: one of %q, %q", runtimeName, process.Name, docker.Name)
 			}
 			if name == "" {
 				h, err := os.Hostname()
@@ -88,7 +97,21 @@ TTL, the shims kill them.`,
 				return err
 			}
 			defer cli.Close()
-			w, err := worker.New(worker.Config{
+			var rt *docker.Runtime
+			if runtimeName == docker.Name {
+				rt, err = docker.New(docker.Config{Socket: dockerSocket, Scope: name, Network: dockerNetwork,
+					PIDContainer: dockerPIDContainer, Logger: lg})
+				if err != nil {
+					return err
+				}
+				pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				err = rt.Ping(pctx)
+				cancel()
+				if err != nil {
+					return fmt.Errorf("--runtime docker: %w", err)
+				}
+			}
+			wcfg := worker.Config{
 				NodeName:          name,
 				Etcd:              cli,
 				HeartbeatInterval: heartbeat,
@@ -99,7 +122,11 @@ TTL, the shims kill them.`,
 				Labels:            lbls,
 				Capacity:          caps,
 				Logger:            lg,
-			})
+			}
+			if rt != nil {
+				wcfg.Runtime, wcfg.RuntimeName = rt, docker.Name
+			}
+			w, err := worker.New(wcfg)
 			if err != nil {
 				return err
 			}
@@ -115,7 +142,10 @@ TTL, the shims kill them.`,
 	f.StringVar(&name, "name", "", "node name (default this machine's hostname)")
 	f.DurationVar(&heartbeat, "heartbeat-interval", worker.DefaultHeartbeatInterval, "how often the lease is renewed")
 	f.DurationVar(&leaseTTL, "lease-ttl", worker.DefaultLeaseTTL, "lease TTL, whole seconds; pods are killed after 3/4 of it without a renewal")
-	f.StringVar(&runtimeName, "runtime", process.Name, "container runtime: process (pods run as local processes; the image is ignored)")
+	f.StringVar(&runtimeName, "runtime", process.Name, "container runtime: process (pods run as local processes; the image is ignored) or docker (pods run as Docker containers)")
+	f.StringVar(&dockerSocket, "docker-socket", docker.DefaultSocket, "--runtime docker: the Docker Engine's unix socket")
+	f.StringVar(&dockerNetwork, "docker-network", "none", "--runtime docker: the pods' network mode (none, bridge, or a network name)")
+	f.StringVar(&dockerPIDContainer, "docker-pid-container", "", "--runtime docker: a container whose PID namespace pods join, so they die with it (the worker's own container)")
 	f.StringVar(&dataDir, "data-dir", "", "where containers, their logs and the runtime socket live (default <user cache dir>/drover/worker-<name>)")
 	f.StringVar(&listen, "listen", worker.DefaultAgentListen, "address of the node agent service (pod logs)")
 	f.StringVar(&advertise, "advertise", "", "host:port published for the node agent service (default the --listen address)")
