@@ -19,6 +19,7 @@ import (
 	"github.com/drover-dev/drover/controller/cache"
 	"github.com/drover-dev/drover/controller/queue"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
+	"github.com/drover-dev/drover/pkg/labels"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
@@ -51,10 +52,15 @@ func (c *Controller) onChange(ch cache.Change) {
 		case *v1.Job:
 			c.q.Add(cache.Key(o.GetMetadata().GetNamespace(), o.GetMetadata().GetName()))
 		case *v1.Pod:
-			for _, ref := range o.GetMetadata().GetOwnerReferences() {
-				if ref.GetKind() == "Job" && ref.GetController() {
-					c.q.Add(cache.Key(o.GetMetadata().GetNamespace(), ref.GetName()))
+			ref := controllerRef(o)
+			switch {
+			case ref == nil && obj == ch.New:
+				// An orphan: the Jobs whose selector matches may adopt it (J14).
+				for _, j := range c.adopters(o) {
+					c.q.Add(cache.Key(j.GetMetadata().GetNamespace(), j.GetMetadata().GetName()))
 				}
+			case ref != nil && ref.GetKind() == "Job":
+				c.q.Add(cache.Key(o.GetMetadata().GetNamespace(), ref.GetName()))
 			}
 		}
 	}
@@ -72,10 +78,14 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (queue.Result, e
 		return queue.Result{}, nil // deleted, or being deleted by the garbage collector
 	}
 	job := proto.Clone(cached).(*v1.Job)
-	owned := c.cache.PodsOwnedBy(job.GetMetadata().GetUid())
-	pods := make([]*v1.Pod, len(owned))
-	for i, p := range owned {
-		pods[i] = proto.Clone(p).(*v1.Pod)
+	var pods []*v1.Pod
+	for _, p := range c.cache.PodsControlledBy(job.GetMetadata().GetUid()) {
+		pods = append(pods, proto.Clone(p).(*v1.Pod))
+	}
+	if !finished(job) {
+		for _, p := range c.orphans(job) {
+			pods = append(pods, proto.Clone(p).(*v1.Pod))
+		}
 	}
 	now := c.clk.Now()
 	p := plan(job, pods, now, c.namer)
@@ -114,7 +124,9 @@ func (c *Controller) apply(ctx context.Context, job *v1.Job, p *Plan, now time.T
 	for _, pod := range p.Create {
 		tx.Create(pod)
 	}
+	written := map[*v1.Pod]bool{}
 	for _, pod := range p.Count {
+		written[pod] = true
 		pod.Metadata.Finalizers = withoutFinalizer(pod.Metadata.Finalizers, FinalizerTracking)
 		if pod.Metadata.DeletionTimestamp != nil && len(pod.Metadata.Finalizers) == 0 {
 			// Deletion was asked for and the pod is now counted: finish it (J11).
@@ -129,6 +141,7 @@ func (c *Controller) apply(ctx context.Context, job *v1.Job, p *Plan, now time.T
 	ts := timestamppb.New(now)
 	for _, t := range p.Terminate {
 		pod := t.Pod
+		written[pod] = true
 		if pod.GetSpec().GetNodeName() == "" {
 			// Never bound, never ran: nothing to stop or count.
 			tx.Delete(pod)
@@ -142,7 +155,65 @@ func (c *Controller) apply(ctx context.Context, job *v1.Job, p *Plan, now time.T
 		tx.Update(pod)
 		tx.PutAssignment(pod)
 	}
+	for _, pod := range p.Adopt {
+		// Adopted pods also counted or stopped are written above, with
+		// their new owner reference.
+		if !written[pod] {
+			tx.Update(pod)
+		}
+	}
 	return tx.Commit(ctx)
+}
+
+// finished reports whether a Job has its final condition.
+func finished(job *v1.Job) bool {
+	return hasCondition(job.GetStatus(), CondComplete) || hasCondition(job.GetStatus(), CondFailed)
+}
+
+// selector returns a Job's selector, or nil if it has none or an empty
+// one (which must not adopt every orphan of the namespace).
+func selector(job *v1.Job) labels.Selector {
+	sel := job.GetSpec().GetSelector()
+	if len(sel.GetMatchLabels()) == 0 && len(sel.GetMatchExpressions()) == 0 {
+		return nil
+	}
+	s, err := labels.FromLabelSelector(sel)
+	if err != nil {
+		return nil
+	}
+	return s
+}
+
+// orphans returns the pods of the Job's namespace that no controller owns,
+// that are not being deleted, and that its selector matches: the Job adopts
+// them (SPEC J14).
+func (c *Controller) orphans(job *v1.Job) []*v1.Pod {
+	sel := selector(job)
+	if sel == nil {
+		return nil
+	}
+	var out []*v1.Pod
+	for _, p := range c.cache.OrphanPods(job.GetMetadata().GetNamespace()) {
+		if p.GetMetadata().GetDeletionTimestamp() == nil && sel.Matches(p.GetMetadata().GetLabels()) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// adopters returns the unfinished Jobs of an orphan pod's namespace whose
+// selector matches it.
+func (c *Controller) adopters(pod *v1.Pod) []*v1.Job {
+	var out []*v1.Job
+	for _, j := range c.cache.Jobs() {
+		if j.GetMetadata().GetNamespace() != pod.GetMetadata().GetNamespace() || finished(j) {
+			continue
+		}
+		if sel := selector(j); sel != nil && sel.Matches(pod.GetMetadata().GetLabels()) {
+			out = append(out, j)
+		}
+	}
+	return out
 }
 
 // record stores the plan's events, best effort (SPEC J17). Pod creations are

@@ -69,6 +69,9 @@ type Plan struct {
 	Count []*v1.Pod
 	// Terminate are pods to stop gracefully.
 	Terminate []Termination
+	// Adopt are orphans the Job takes over (SPEC J14): their owner
+	// reference and tracking finalizer are set in the same transaction.
+	Adopt []*v1.Pod
 	// DeleteJob is set when the Job's TTL after finishing has passed (SPEC J8).
 	DeleteJob bool
 	Events    []Event
@@ -80,7 +83,7 @@ type Plan struct {
 
 // Empty reports whether the plan writes nothing besides an unchanged status.
 func (p *Plan) Empty(old *v1.JobStatus) bool {
-	return len(p.Create) == 0 && len(p.Count) == 0 && len(p.Terminate) == 0 && !p.DeleteJob &&
+	return len(p.Create) == 0 && len(p.Count) == 0 && len(p.Adopt) == 0 && len(p.Terminate) == 0 && !p.DeleteJob &&
 		proto.Equal(old, p.Status)
 }
 
@@ -91,7 +94,9 @@ type Namer interface {
 }
 
 // plan decides what to do with job, given all its pods and the time. It is
-// pure: no I/O, no clock, no randomness beyond namer.
+// pure: no I/O, no clock, no randomness beyond namer. pods may include
+// orphans (no controller owner reference) that match the Job's selector:
+// the plan adopts them (SPEC J14).
 func plan(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer) *Plan {
 	spec := job.GetSpec()
 	old := job.GetStatus()
@@ -101,14 +106,26 @@ func plan(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer) *Plan {
 	st := proto.Clone(old).(*v1.JobStatus)
 	p := &Plan{Status: st}
 	indexed := spec.GetCompletionMode() == "Indexed"
+	perIndex := indexed && spec.BackoffLimitPerIndex != nil
 	ts := timestamppb.New(now)
 
 	sort.Slice(pods, func(i, j int) bool { return pods[i].GetMetadata().GetName() < pods[j].GetMetadata().GetName() })
 
+	// 0. Adopt matching orphans (J14): from now on they are the Job's
+	// pods, tracked by its finalizer and counted like the others.
+	for _, pod := range pods {
+		if controllerRef(pod) == nil && pod.GetMetadata().GetDeletionTimestamp() == nil {
+			adopt(job, pod)
+			p.Adopt = append(p.Adopt, pod)
+		}
+	}
+
 	// 1. Account for terminal pods not yet counted (J11), at most
-	// maxCountsPerPlan of them so that the plan fits one transaction.
+	// maxCountsPerPlan of them so that the plan fits one transaction. What
+	// a failure means is the pod failure policy's decision (J15).
 	completed := parseIndexes(st.CompletedIndexes)
 	var active, terminating []*v1.Pod
+	var failJob *failure
 	uncountedLeft := 0
 	for _, pod := range pods {
 		switch {
@@ -126,7 +143,17 @@ func plan(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer) *Plan {
 				} else {
 					st.Succeeded++
 				}
-			} else if pod.GetMetadata().GetAnnotations()[AnnotationTerminationReason] != TerminationSuspended {
+				continue
+			}
+			f := failureAction(spec, pod)
+			switch f.action {
+			case ActionIgnore:
+			case ActionFailJob:
+				st.Failed++
+				if failJob == nil {
+					failJob = &f
+				}
+			default:
 				st.Failed++
 			}
 		case isTerminating(pod):
@@ -141,6 +168,28 @@ func plan(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer) *Plan {
 	}
 	if uncountedLeft > 0 {
 		p.Requeue = true
+	}
+
+	// Per-index backoff (J16): an index whose failures exceed
+	// backoffLimitPerIndex, or that a FailIndex rule matched, is failed for
+	// good and gets no more pods.
+	failedIdx := indexSet{}
+	var idxFailures map[int]int32
+	if perIndex {
+		failedIdx = parseIndexes(st.GetFailedIndexes())
+		counts, failIndex := indexFailures(spec, pods)
+		idxFailures = counts
+		for i, n := range counts {
+			if n > spec.GetBackoffLimitPerIndex() {
+				failIndex[i] = true
+			}
+		}
+		for i := range failIndex {
+			if i >= 0 && i < int(spec.GetCompletions()) && !completed[i] {
+				failedIdx[i] = true
+			}
+		}
+		st.FailedIndexes = proto.String(failedIdx.String())
 	}
 
 	// 2. Conditions already final: stop what still runs, keep counting.
@@ -163,23 +212,46 @@ func plan(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer) *Plan {
 		}
 	}
 
-	// 4. Failure: backoff limit (J6) and active deadline (J7).
-	if !finished {
+	// 4. Failure: active deadline (J7) first, then the failure policy
+	// (J15), the backoff limit counting in-place restarts (J5, J6), and the
+	// failed indexes (J16).
+	successMet := hasCondition(st, CondSuccessCriteriaMet)
+	if !finished && !successMet {
 		backoffLimit := int32(6)
 		if spec.BackoffLimit != nil {
 			backoffLimit = spec.GetBackoffLimit()
 		}
+		hasDeadline := spec.ActiveDeadlineSeconds != nil && st.StartTime != nil && !suspended
+		var deadlineAt time.Time
+		if hasDeadline {
+			deadlineAt = st.StartTime.AsTime().Add(time.Duration(spec.GetActiveDeadlineSeconds()) * time.Second)
+		}
 		switch {
-		case spec.ActiveDeadlineSeconds != nil && st.StartTime != nil && !suspended &&
-			!now.Before(st.StartTime.AsTime().Add(time.Duration(spec.GetActiveDeadlineSeconds())*time.Second)):
+		case hasDeadline && !now.Before(deadlineAt):
 			p.fail(st, ReasonDeadlineExceeded, "Job was active longer than specified deadline", ts)
 			finished = true
-		case st.Failed > backoffLimit:
+		case failJob != nil:
+			p.fail(st, ReasonPodFailurePolicy, failJob.message, ts)
+			finished = true
+		case int64(st.Failed)+int64(onFailureRestarts(spec, active)) > int64(backoffLimit):
 			p.fail(st, ReasonBackoffLimitExceeded, "Job has reached the specified backoff limit", ts)
 			finished = true
-		case spec.ActiveDeadlineSeconds != nil && st.StartTime != nil && !suspended:
-			left := st.StartTime.AsTime().Add(time.Duration(spec.GetActiveDeadlineSeconds()) * time.Second).Sub(now)
-			p.requeueAfter(left)
+		case perIndex && spec.MaxFailedIndexes != nil && int32(len(failedIdx)) > spec.GetMaxFailedIndexes():
+			p.fail(st, ReasonMaxFailedIndexesExceeded, "Job has exceeded the specified maximal number of failed indexes", ts)
+			finished = true
+		case hasDeadline:
+			p.requeueAfter(deadlineAt.Sub(now))
+		}
+	}
+
+	// 4b. Success policy (J16): once a rule matches, the Job has succeeded;
+	// its other pods are stopped and it completes when they are terminal.
+	if !finished && !successMet && indexed {
+		if r := successRule(spec, completed); r >= 0 {
+			msg := fmt.Sprintf("Matched rules at index %d", r)
+			setCondition(st, CondSuccessCriteriaMet, "True", ReasonSuccessPolicy, msg, ts)
+			p.Events = append(p.Events, Event{"Normal", CondSuccessCriteriaMet, msg})
+			successMet = true
 		}
 	}
 
@@ -190,10 +262,10 @@ func plan(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer) *Plan {
 	}
 	var want int32
 	switch {
-	case finished || suspended:
+	case finished || suspended || successMet:
 		want = 0
 	case indexed:
-		want = min(parallelism, spec.GetCompletions()-st.Succeeded)
+		want = min(parallelism, spec.GetCompletions()-st.Succeeded-int32(len(failedIdx)))
 	case spec.Completions == nil: // work queue (J3)
 		want = parallelism
 		if st.Succeeded > 0 {
@@ -209,7 +281,7 @@ func plan(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer) *Plan {
 	if n := int32(len(active)) - want; n > 0 {
 		reason := TerminationExcess
 		switch {
-		case finished:
+		case finished || successMet:
 			reason = TerminationJobFinished
 		case suspended:
 			reason = TerminationSuspended
@@ -233,33 +305,49 @@ func plan(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer) *Plan {
 		inflight = int32(len(active))
 	}
 	if n := want - inflight; n > 0 && !finished && uncountedLeft == 0 {
-		if wait := backoffRemaining(pods, now); wait > 0 {
-			p.requeueAfter(wait)
-		} else {
-			p.create(job, active, terminating, completed, int(n), now, namer)
+		switch {
+		case perIndex:
+			p.create(job, active, terminating, completed, failedIdx, idxFailures, indexReadyAt(spec, pods), int(n), now, namer)
+		default:
+			if wait := backoffRemaining(spec, pods, now); wait > 0 {
+				p.requeueAfter(wait)
+			} else {
+				p.create(job, active, terminating, completed, nil, nil, nil, int(n), now, namer)
+			}
 		}
 	}
 
-	// 8. Completion (J1, J3, J4).
+	// 8. Completion (J1, J3, J4, J16).
 	stillRunning := len(active) + len(terminating) + len(p.Create)
 	if !finished && uncountedLeft == 0 {
 		done := false
 		switch {
-		case indexed || spec.Completions != nil:
+		case successMet:
+			done = true
+		case indexed:
+			done = st.Succeeded+int32(len(failedIdx)) >= spec.GetCompletions()
+		case spec.Completions != nil:
 			done = st.Succeeded >= spec.GetCompletions()
 		default:
 			done = st.Succeeded > 0 && stillRunning == 0
 		}
 		if done {
 			if stillRunning > 0 {
-				// Stop the rest first; complete once they are terminal.
+				// Stop the rest first; finish once they are terminal.
 				for _, a := range active {
 					if !p.terminating(a) && len(p.Terminate) < maxTermsPerPlan {
 						p.Terminate = append(p.Terminate, Termination{Pod: a, Reason: TerminationJobFinished})
 					}
 				}
+			} else if len(failedIdx) > 0 && !successMet {
+				p.fail(st, ReasonFailedIndexes, "Job has failed indexes", ts)
+				finished = true
 			} else {
-				setCondition(st, CondComplete, "True", ReasonCompleted, "Reached expected number of succeeded pods", ts)
+				reason, msg := ReasonCompleted, "Reached expected number of succeeded pods"
+				if successMet {
+					reason, msg = ReasonSuccessPolicy, condition(st, CondSuccessCriteriaMet).GetMessage()
+				}
+				setCondition(st, CondComplete, "True", reason, msg, ts)
 				st.CompletionTime = ts
 				p.Events = append(p.Events, Event{"Normal", "Completed", "Job completed"})
 				finished = true
@@ -320,8 +408,10 @@ func (p *Plan) terminating(pod *v1.Pod) bool {
 }
 
 // create adds up to n new pods. Indexed Jobs get the lowest indexes that have
-// neither succeeded nor a pod still running (J4, J13).
-func (p *Plan) create(job *v1.Job, active, terminating []*v1.Pod, completed indexSet, n int, now time.Time, namer Namer) {
+// neither succeeded, nor failed for good, nor a pod still running (J4, J13);
+// with backoffLimitPerIndex an index waits out its own backoff (readyAt) and
+// its pods carry the index's failure count (J16).
+func (p *Plan) create(job *v1.Job, active, terminating []*v1.Pod, completed, failed indexSet, failures map[int]int32, readyAt map[int]time.Time, n int, now time.Time, namer Namer) {
 	if n > maxCreatesPerPlan {
 		n = maxCreatesPerPlan
 		p.Requeue = true
@@ -340,11 +430,18 @@ func (p *Plan) create(job *v1.Job, active, terminating []*v1.Pod, completed inde
 		busy[podIndex(pod.GetMetadata().GetAnnotations())] = true
 	}
 	for i := 0; i < int(job.GetSpec().GetCompletions()) && len(p.Create) < n; i++ {
-		if completed[i] || busy[i] {
+		if completed[i] || busy[i] || failed[i] {
+			continue
+		}
+		if at, ok := readyAt[i]; ok && now.Before(at) {
+			p.requeueAfter(at.Sub(now))
 			continue
 		}
 		pod := newPod(job, namer.PodName(name, i), namer.UID(), now)
 		setIndex(pod, name, i)
+		if failures != nil {
+			pod.Metadata.Annotations[AnnotationIndexFailureCount] = strconv.Itoa(int(failures[i]))
+		}
 		p.Create = append(p.Create, pod)
 		p.Events = append(p.Events, Event{"Normal", "SuccessfulCreate", "Created pod: " + pod.Metadata.Name})
 	}
@@ -366,9 +463,10 @@ func setIndex(pod *v1.Pod, job string, i int) {
 // (SPEC J6): 10 s doubling per failure that finished after the latest
 // success, capped at 6 minutes, from the finish of the latest failure. Pods
 // lost with their node (DisruptionTarget) are replaced at once (SPEC N2) and
-// do not add to the delay. It reads only stored pod times, so a new leader
+// do not add to the delay, nor do failures the failure policy ignores
+// (J15). It reads only stored pod times, so a new leader
 // computes the same delay.
-func backoffRemaining(pods []*v1.Pod, now time.Time) time.Duration {
+func backoffRemaining(spec *v1.JobSpec, pods []*v1.Pod, now time.Time) time.Duration {
 	var lastSuccess time.Time
 	for _, pod := range pods {
 		if pod.GetStatus().GetPhase() == PhaseSucceeded {
@@ -380,7 +478,7 @@ func backoffRemaining(pods []*v1.Pod, now time.Time) time.Duration {
 	n := 0
 	var lastFailure time.Time
 	for _, pod := range pods {
-		if pod.GetStatus().GetPhase() != PhaseFailed || isDisrupted(pod) || terminatedByController(pod) {
+		if !addsBackoff(spec, pod) {
 			continue
 		}
 		t := finishTime(pod)
@@ -412,43 +510,4 @@ func BackoffDelay(n int) time.Duration {
 		}
 	}
 	return d
-}
-
-func condition(st *v1.JobStatus, typ string) *v1.JobCondition {
-	for _, c := range st.GetConditions() {
-		if c.GetType() == typ {
-			return c
-		}
-	}
-	return nil
-}
-
-func hasCondition(st *v1.JobStatus, typ string) bool {
-	c := condition(st, typ)
-	return c != nil && c.GetStatus() == "True"
-}
-
-// setCondition sets a condition; it reports whether its status changed.
-func setCondition(st *v1.JobStatus, typ, status, reason, msg string, ts *timestamppb.Timestamp) bool {
-	if c := condition(st, typ); c != nil {
-		if c.Status == status {
-			return false
-		}
-		c.Status, c.Reason, c.Message, c.LastTransitionTime, c.LastProbeTime = status, reason, msg, ts, ts
-		return true
-	}
-	st.Conditions = append(st.Conditions, &v1.JobCondition{
-		Type: typ, Status: status, Reason: reason, Message: msg, LastTransitionTime: ts, LastProbeTime: ts,
-	})
-	return true
-}
-
-// finishedAt is when the Job finished: the Complete or Failed transition.
-func finishedAt(st *v1.JobStatus) *timestamppb.Timestamp {
-	for _, typ := range []string{CondComplete, CondFailed} {
-		if c := condition(st, typ); c != nil && c.Status == "True" {
-			return c.LastTransitionTime
-		}
-	}
-	return nil
 }

@@ -101,9 +101,12 @@ var podSeq int
 func pod(opts ...podOpt) *v1.Pod {
 	podSeq++
 	p := &v1.Pod{
-		Metadata: &v1.ObjectMeta{Name: fmt.Sprintf("pod-%03d", podSeq), CreationTimestamp: timestamppb.New(t0.Add(-time.Hour))},
-		Spec:     &v1.PodSpec{NodeName: "n1"},
-		Status:   &v1.PodStatus{Phase: PhaseRunning},
+		Metadata: &v1.ObjectMeta{
+			Name: fmt.Sprintf("pod-%03d", podSeq), Namespace: "default", CreationTimestamp: timestamppb.New(t0.Add(-time.Hour)),
+			OwnerReferences: []*v1.OwnerReference{{Kind: "Job", Name: "j", Uid: "job-uid", Controller: proto.Bool(true)}},
+		},
+		Spec:   &v1.PodSpec{NodeName: "n1"},
+		Status: &v1.PodStatus{Phase: PhaseRunning},
 	}
 	for _, o := range opts {
 		o(p)
@@ -379,3 +382,5 @@ func TestPlanCreatesPodsOwnedAndLabelled(t *testing.T) {
 		t.Fatalf("finalizers %v phase %s", md.Finalizers, pod.Status.Phase)
 	}
 }
+
+func fmtInt(n int) string { return fmt.Sprint(n) }

@@ -154,11 +154,7 @@ func newPod(job *v1.Job, name, uid string, now time.Time) *v1.Pod {
 		Annotations:       map[string]string{},
 		CreationTimestamp: timestamppb.New(now),
 		Finalizers:        []string{FinalizerTracking},
-		OwnerReferences: []*v1.OwnerReference{{
-			ApiVersion: "batch/v1", Kind: "Job",
-			Name: job.GetMetadata().GetName(), Uid: job.GetMetadata().GetUid(),
-			Controller: proto.Bool(true), BlockOwnerDeletion: proto.Bool(true),
-		}},
+		OwnerReferences:   []*v1.OwnerReference{ownerRef(job)},
 	}
 	for k, v := range tmpl.GetMetadata().GetLabels() {
 		md.Labels[k] = v
@@ -166,10 +162,17 @@ func newPod(job *v1.Job, name, uid string, now time.Time) *v1.Pod {
 	for k, v := range tmpl.GetMetadata().GetAnnotations() {
 		md.Annotations[k] = v
 	}
-	md.Labels[LabelJobName] = job.GetMetadata().GetName()
-	md.Labels[LabelBatchJobName] = job.GetMetadata().GetName()
-	md.Labels[LabelControllerUID] = job.GetMetadata().GetUid()
-	md.Labels[LabelBatchControllerID] = job.GetMetadata().GetUid()
+	// The generated labels, unless the template sets them: with a manual
+	// selector (J14) the template's labels are the user's and must keep
+	// matching it, even when they name an older Job's uid.
+	for k, v := range map[string]string{
+		LabelJobName: job.GetMetadata().GetName(), LabelBatchJobName: job.GetMetadata().GetName(),
+		LabelControllerUID: job.GetMetadata().GetUid(), LabelBatchControllerID: job.GetMetadata().GetUid(),
+	} {
+		if _, ok := md.Labels[k]; !ok {
+			md.Labels[k] = v
+		}
+	}
 	spec, _ := proto.Clone(tmpl.GetSpec()).(*v1.PodSpec)
 	if spec == nil {
 		spec = &v1.PodSpec{}
@@ -179,5 +182,37 @@ func newPod(job *v1.Job, name, uid string, now time.Time) *v1.Pod {
 		Metadata: md,
 		Spec:     spec,
 		Status:   &v1.PodStatus{Phase: PhasePending},
+	}
+}
+
+// ownerRef is the controller owner reference a Job puts on its pods.
+func ownerRef(job *v1.Job) *v1.OwnerReference {
+	return &v1.OwnerReference{
+		ApiVersion: "batch/v1", Kind: "Job",
+		Name: job.GetMetadata().GetName(), Uid: job.GetMetadata().GetUid(),
+		Controller: proto.Bool(true), BlockOwnerDeletion: proto.Bool(true),
+	}
+}
+
+// controllerRef returns a pod's controller owner reference, or nil.
+func controllerRef(p *v1.Pod) *v1.OwnerReference {
+	for _, r := range p.GetMetadata().GetOwnerReferences() {
+		if r.GetController() {
+			return r
+		}
+	}
+	return nil
+}
+
+// adopt makes job the controller of an orphan pod and tracks it with the
+// Job's finalizer, so that it is counted exactly once from now on (SPEC
+// J11, J14). The pod is changed in place.
+func adopt(job *v1.Job, pod *v1.Pod) {
+	if pod.Metadata == nil {
+		pod.Metadata = &v1.ObjectMeta{}
+	}
+	pod.Metadata.OwnerReferences = append(pod.Metadata.OwnerReferences, ownerRef(job))
+	if !hasFinalizer(pod, FinalizerTracking) {
+		pod.Metadata.Finalizers = append(pod.Metadata.Finalizers, FinalizerTracking)
 	}
 }
