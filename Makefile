@@ -43,6 +43,19 @@ test: vet build ## vet, then every test with -race
 test-long: build ## the long fault suites (real 10 s / 40 s timings)
 	DROVER_LONG=1 $(GO) test -race -timeout 60m -p 1 -run 'Long' ./e2e/...
 
+# Fuzz targets, each for FUZZTIME (CI: `make fuzz`). -fuzzminimizetime is
+# bounded because minimizing a new interesting input may take the default
+# 60 s while the engine reports 0 execs/s (the "stall" seen once); `timeout`
+# bounds each run in any case, so CI cannot hang.
+FUZZTIME     ?= 20s
+FUZZ_TARGETS := ./pkg/manifest:FuzzParse ./pkg/validation:FuzzValidateJob ./pkg/quantity:FuzzParse
+
+fuzz: ## run every fuzz target for FUZZTIME (default 20s) each
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn in $$pkg ($(FUZZTIME))"; \
+	  timeout --signal=KILL 300 $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s -parallel 2 $$pkg; \
+	done
+
 vet: ## go vet and a gofmt check
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '\.pb\.go$$' || true); \
@@ -78,3 +91,24 @@ $(TOOLS)/bin/etcd: tools/etcd/go.mod
 
 clean: ## remove build output (not the dev data dir)
 	rm -rf $(BIN)
+
+# --- Multi-node cluster with docker compose (deploy/) ----------------------
+# Images are FROM scratch with binaries built here: nothing is pulled.
+# `docker compose` (v2) if present, else Debian's `docker-compose` (v1).
+COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
+             elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
+export COMPOSE
+
+.PHONY: images demo demo-down compose-test
+
+images: build etcd ## build the drover, etcd and busybox images (FROM scratch, nothing pulled)
+	./deploy/images.sh
+
+demo: images ## bring up deploy/docker-compose.yml and run the fault demo (ends with the cluster up)
+	./deploy/demo.sh
+
+demo-down: ## tear down the demo cluster, its pod containers and volumes
+	./deploy/demo.sh down
+
+compose-test: images ## the compose cluster's faults as assertions (skipped without a Docker engine)
+	DROVER_COMPOSE_TEST=1 $(GO) test -count=1 -timeout 30m -v ./e2e/compose/
