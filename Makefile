@@ -91,3 +91,24 @@ $(TOOLS)/bin/etcd: tools/etcd/go.mod
 
 clean: ## remove build output (not the dev data dir)
 	rm -rf $(BIN)
+
+# --- Multi-node cluster with docker compose (deploy/) ----------------------
+# Images are FROM scratch with binaries built here: nothing is pulled.
+# `docker compose` (v2) if present, else Debian's `docker-compose` (v1).
+COMPOSE ?= $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
+             elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
+export COMPOSE
+
+.PHONY: images demo demo-down compose-test
+
+images: build etcd ## build the drover, etcd and busybox images (FROM scratch, nothing pulled)
+	./deploy/images.sh
+
+demo: images ## bring up deploy/docker-compose.yml and run the fault demo (ends with the cluster up)
+	./deploy/demo.sh
+
+demo-down: ## tear down the demo cluster, its pod containers and volumes
+	./deploy/demo.sh down
+
+compose-test: images ## the compose cluster's faults as assertions (skipped without a Docker engine)
+	DROVER_COMPOSE_TEST=1 $(GO) test -count=1 -timeout 30m -v ./e2e/compose/
