@@ -1,0 +1,150 @@
+package cronjob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	"k8s.io/utils/clock"
+
+	"github.com/drover-dev/drover/controller/cache"
+	jobctl "github.com/drover-dev/drover/controller/job"
+	"github.com/drover-dev/drover/controller/queue"
+	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
+	"github.com/drover-dev/drover/pkg/store"
+)
+
+// Controller reconciles CronJobs.
+type Controller struct {
+	st     *store.Store
+	cache  *cache.Cache
+	clk    clock.Clock
+	lg     *zap.Logger
+	q      *queue.Queue
+	minute time.Duration
+	newUID func() string
+}
+
+// New returns a CronJob controller writing through st (fenced by the
+// caller's leadership) and reading c; it registers its handler on c.
+// minute is the length of a schedule minute: 0 or time.Minute in
+// production; a test may pass time.Second so that "* * * * *" fires every
+// second (the --cron-minute flag; docs/cronjobs-daemonsets.md).
+func New(st *store.Store, c *cache.Cache, clk clock.Clock, lg *zap.Logger, minute time.Duration) *Controller {
+	if minute <= 0 {
+		minute = time.Minute
+	}
+	cc := &Controller{st: st, cache: c, clk: clk, lg: lg.Named("cronjob"), q: queue.New(clk), minute: minute, newUID: jobctl.NewUID}
+	c.AddHandler(cc.onChange)
+	return cc
+}
+
+func (c *Controller) onChange(ch cache.Change) {
+	for _, obj := range []store.Object{ch.Old, ch.New} {
+		switch o := obj.(type) {
+		case *v1.CronJob:
+			c.q.Add(cache.Key(o.GetMetadata().GetNamespace(), o.GetMetadata().GetName()))
+		case *v1.Job:
+			if ref := ownerCronJob(o); ref != nil {
+				c.q.Add(cache.Key(o.GetMetadata().GetNamespace(), ref.GetName()))
+			}
+		}
+	}
+}
+
+func ownerCronJob(j *v1.Job) *v1.OwnerReference {
+	for _, ref := range j.GetMetadata().GetOwnerReferences() {
+		if ref.GetController() && ref.GetKind() == "CronJob" {
+			return ref
+		}
+	}
+	return nil
+}
+
+// Run reconciles until ctx ends.
+func (c *Controller) Run(ctx context.Context) {
+	queue.Run(ctx, c.q, 2, c.lg, c.Reconcile)
+}
+
+// Reconcile brings one CronJob ("namespace/name") up to date and asks to be
+// called again at its next schedule time.
+func (c *Controller) Reconcile(ctx context.Context, key string) (queue.Result, error) {
+	cached := c.cache.CronJob(key)
+	if cached == nil {
+		return queue.Result{}, nil
+	}
+	cj := proto.Clone(cached).(*v1.CronJob)
+	uid := cj.GetMetadata().GetUid()
+	var owned []*v1.Job
+	for _, j := range c.cache.Jobs() {
+		if j.GetMetadata().GetNamespace() != cj.GetMetadata().GetNamespace() {
+			continue
+		}
+		if ref := ownerCronJob(j); ref != nil && ref.GetUid() == uid {
+			owned = append(owned, j)
+		}
+	}
+	now := c.clk.Now()
+	ns := cj.GetMetadata().GetNamespace()
+	p := plan(Input{
+		CronJob: cj, Jobs: owned, Now: now, Minute: c.minute, NewUID: c.newUID,
+		Taken: func(name string) bool { return c.cache.Job(cache.Key(ns, name)) != nil },
+	})
+	res := queue.Result{RequeueAfter: p.RequeueAfter}
+	if p.Create == nil && len(p.Delete) == 0 && proto.Equal(p.Status, statusOrEmpty(cached)) {
+		c.record(ctx, cj, p.Events, now)
+		return res, nil
+	}
+	// One transaction: the CronJob's status (guarded by its mod revision),
+	// the new Job if its key is still free (create-if-absent: a Job for this
+	// schedule time made by an earlier leader makes the whole write fail,
+	// and the retry sees it in the cache; SPEC C2), and the deletions.
+	tx := c.st.Txn()
+	cj.Status = p.Status
+	tx.Update(cj)
+	if p.Create != nil {
+		tx.Create(p.Create)
+	}
+	for _, j := range p.Delete {
+		tx.Delete(j)
+	}
+	rev, err := tx.Commit(ctx)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return queue.Result{RequeueAfter: 10 * time.Millisecond}, nil
+	case errors.Is(err, store.ErrNotLeader):
+		return res, fmt.Errorf("cronjob %s: %w: %w", key, err, queue.ErrTerminal)
+	case err != nil:
+		return res, fmt.Errorf("cronjob %s: %w", key, err)
+	}
+	c.record(ctx, cj, p.Events, now)
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = c.cache.WaitForRevision(wctx, rev)
+	return res, nil
+}
+
+// record stores events, best effort.
+func (c *Controller) record(ctx context.Context, cj *v1.CronJob, evs []Event, now time.Time) {
+	for i, e := range evs {
+		ev := &v1.Event{
+			ApiVersion: "v1", Kind: "Event",
+			Metadata: &v1.ObjectMeta{
+				Name:              fmt.Sprintf("%s.%x%02d", cj.Metadata.Name, now.UnixNano(), i),
+				Namespace:         cj.Metadata.Namespace,
+				CreationTimestamp: timestamppb.New(now),
+			},
+			InvolvedObject: &v1.ObjectReference{ApiVersion: "batch/v1", Kind: "CronJob", Namespace: cj.Metadata.Namespace, Name: cj.Metadata.Name, Uid: cj.Metadata.Uid},
+			Reason:         e.Reason, Message: e.Message, Type: e.Type,
+			FirstTimestamp: timestamppb.New(now), LastTimestamp: timestamppb.New(now), Count: 1,
+			Source: "cronjob-controller",
+		}
+		if err := c.st.RecordEvent(ctx, ev); err != nil {
+			c.lg.Debug("record event failed", zap.String("cronjob", cj.Metadata.Name), zap.Error(err))
+		}
+	}
+}
