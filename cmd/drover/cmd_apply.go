@@ -121,7 +121,11 @@ func prefixError(file string, err error) error {
 
 // prepare sets the namespace of each Job and validates it (defaulted, as
 // the server will see it). It returns every error of every object.
-func prepare(objs []manifest.Object, ns string) ([]*v1.Job, error) {
+//
+// ns is the explicit -n ("" without); def is the namespace of objects that
+// name none and get no -n (DROVER_NAMESPACE or the config file's, else
+// "default").
+func prepare(objs []manifest.Object, ns, def string) ([]*v1.Job, error) {
 	var jobs []*v1.Job
 	var lines []string
 	for i, o := range objs {
@@ -136,6 +140,8 @@ func prepare(objs []manifest.Object, ns string) ([]*v1.Job, error) {
 		switch {
 		case job.Metadata.Namespace == "" && ns != "":
 			job.Metadata.Namespace = ns
+		case job.Metadata.Namespace == "" && def != "":
+			job.Metadata.Namespace = def
 		case job.Metadata.Namespace == "":
 			job.Metadata.Namespace = "default"
 		case ns != "" && job.Metadata.Namespace != ns:
@@ -172,7 +178,7 @@ func runApply(ctx context.Context, env *cliEnv, files []string, ns string, dryRu
 	if len(objs) == 0 {
 		return fmt.Errorf("no objects found in %s", strings.Join(files, ", "))
 	}
-	jobs, err := prepare(objs, ns)
+	jobs, err := prepare(objs, ns, env.namespace)
 	if err != nil {
 		return err
 	}

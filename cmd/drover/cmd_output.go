@@ -42,6 +42,13 @@ type cliEnv struct {
 	isTerminal func(w io.Writer) bool
 	// dial are extra client options (tests shorten retries).
 	dial []client.Option
+	// env reads an environment variable (nil: os.Getenv).
+	env func(string) string
+	// configFile is the --config flag's value.
+	configFile string
+	// namespace is the namespace set by DROVER_NAMESPACE or the config
+	// file, "" when neither sets one (config.go).
+	namespace string
 }
 
 var stdEnv = &cliEnv{
@@ -58,15 +65,15 @@ func init() {
 	addServerFlag(rootCmd, stdEnv)
 }
 
-// addServerFlag defines --server on root, defaulting to $DROVER_SERVER or
-// client.DefaultAddress.
+// addServerFlag defines --server and --config on root, and resolves them
+// (with -n) from the environment and the config file before every command
+// (config.go).
 func addServerFlag(root *cobra.Command, env *cliEnv) {
-	def := os.Getenv("DROVER_SERVER")
-	if def == "" {
-		def = client.DefaultAddress
-	}
-	root.PersistentFlags().StringVar(env.server, "server", def,
-		"address of the Drover API, host:port or a comma-separated list of replicas (env DROVER_SERVER)")
+	root.PersistentFlags().StringVar(env.server, "server", "",
+		"address of the Drover API, host:port or a comma-separated list of replicas (default: env DROVER_SERVER, the config file's server, else "+client.DefaultAddress+")")
+	root.PersistentFlags().StringVar(&env.configFile, "config", "",
+		"client config file with server: and namespace: (default $XDG_CONFIG_HOME/drover/config.yaml or ~/.config/drover/config.yaml)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return env.resolveConfig(cmd) }
 }
 
 // isTerminal reports whether w is a character device.
@@ -86,7 +93,7 @@ func (e *cliEnv) connect(ctx context.Context) (*client.Client, error) {
 
 // addNamespaceFlag defines -n/--namespace on cmd.
 func addNamespaceFlag(cmd *cobra.Command, ns *string) {
-	cmd.Flags().StringVarP(ns, "namespace", "n", "default", "namespace of the objects")
+	cmd.Flags().StringVarP(ns, "namespace", "n", "default", "namespace of the objects (default: env DROVER_NAMESPACE, the config file's namespace, else default)")
 }
 
 // kind is a kind of object the client commands know.

@@ -34,6 +34,8 @@ type cli struct {
 	env   *cliEnv
 	stdin string
 	term  bool
+	// vars is the environment the commands see (never the real one).
+	vars map[string]string
 }
 
 func newCLI(t *testing.T) *cli {
@@ -55,6 +57,7 @@ func (c *cli) runWithTimeout(timeout time.Duration, args ...string) (string, str
 		server: new(string), now: func() time.Time { return testNow }, loc: time.UTC,
 		isTerminal: func(io.Writer) bool { return c.term },
 		dial:       []client.Option{client.WithRetry(3, time.Millisecond, 5*time.Millisecond)},
+		env:        func(k string) string { return c.vars[k] },
 	}
 	root := &cobra.Command{Use: "drover", SilenceUsage: true, SilenceErrors: true}
 	addServerFlag(root, env)
