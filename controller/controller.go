@@ -19,6 +19,7 @@ import (
 
 	"github.com/drover-dev/drover/controller/apiserver"
 	"github.com/drover-dev/drover/controller/cache"
+	"github.com/drover-dev/drover/controller/cronjob"
 	"github.com/drover-dev/drover/controller/gc"
 	"github.com/drover-dev/drover/controller/job"
 	"github.com/drover-dev/drover/controller/leader"
@@ -45,6 +46,10 @@ type Config struct {
 	Logger *zap.Logger
 	// Clock defaults to the real clock.
 	Clock clock.Clock
+	// CronMinute is the length of a CronJob schedule minute: 0 means a real
+	// minute. Tests set it to a second so that schedules run 60 times
+	// faster (drover controller --cron-minute; docs/cronjobs-daemonsets.md).
+	CronMinute time.Duration
 }
 
 // Controller is one replica.
@@ -138,6 +143,7 @@ func (c *Controller) lead(ctx context.Context, st *store.Store) {
 		scheduler.New(st, ca, clk, lg).Run,
 		node.New(st, ca, clk, lg).Run,
 		gc.New(st, ca, clk, lg).Run,
+		cronjob.New(st, ca, clk, lg, c.cfg.CronMinute).Run,
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)

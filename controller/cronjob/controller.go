@@ -112,19 +112,16 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (queue.Result, e
 	for _, j := range p.Delete {
 		tx.Delete(j)
 	}
-	rev, err := tx.Commit(ctx)
+	err := c.cache.Commit(ctx, tx) // and wait to read our own write
 	switch {
 	case errors.Is(err, store.ErrConflict):
-		return queue.Result{RequeueAfter: 10 * time.Millisecond}, nil
+		return queue.Result{RequeueAfter: queue.ConflictRetry}, nil
 	case errors.Is(err, store.ErrNotLeader):
 		return res, fmt.Errorf("cronjob %s: %w: %w", key, err, queue.ErrTerminal)
 	case err != nil:
 		return res, fmt.Errorf("cronjob %s: %w", key, err)
 	}
 	c.record(ctx, cj, p.Events, now)
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	_ = c.cache.WaitForRevision(wctx, rev)
 	return res, nil
 }
 

@@ -1,5 +1,6 @@
 // Package gc is the garbage collector (SPEC J12): it deletes the pods of
-// deleted Jobs (cascade background), the pods of Jobs being deleted in the
+// deleted Jobs and DaemonSets and the Jobs of deleted CronJobs (cascade
+// background), the pods of Jobs being deleted in the
 // foreground and then those Jobs, and finishes graceful pod deletions once a
 // pod has stopped and been counted. It never deletes a pod that still holds
 // the Job tracking finalizer while its Job exists (J11).
@@ -57,6 +58,20 @@ func (g *Collector) onChange(ch cache.Change) {
 				}
 			}
 		}
+	case *v1.CronJob:
+		if ch.New == nil { // its Jobs go with it (cascade background)
+			for _, j := range g.cache.Jobs() {
+				if ref := controllerRef(j.GetMetadata()); ref != nil && ref.GetUid() == o.GetMetadata().GetUid() {
+					g.q.Add("job/" + cache.Key(j.GetMetadata().GetNamespace(), j.GetMetadata().GetName()))
+				}
+			}
+		}
+	case *v1.DaemonSet:
+		if ch.New == nil { // its pods go with it (cascade background)
+			for _, p := range g.cache.PodsOwnedBy(o.GetMetadata().GetUid()) {
+				g.q.Add("pod/" + cache.Key(p.GetMetadata().GetNamespace(), p.GetMetadata().GetName()))
+			}
+		}
 	case *v1.Job:
 		g.q.Add("job/" + cache.Key(o.GetMetadata().GetNamespace(), o.GetMetadata().GetName()))
 		if ch.New == nil || o.GetMetadata().GetDeletionTimestamp() != nil {
@@ -108,11 +123,14 @@ func (g *Collector) pod(tx *store.Txn, key string) {
 	}
 	terminal := p.GetStatus().GetPhase() == "Succeeded" || p.GetStatus().GetPhase() == "Failed"
 	bound := p.GetSpec().GetNodeName() != ""
-	owner := controllerUID(p)
-	ownerGone := false
-	if owner != "" {
-		j := g.cache.JobByUID(owner)
-		ownerGone = j == nil || j.GetMetadata().GetDeletionTimestamp() != nil
+	ownerGone, reason := false, "JobDeleted"
+	if ref := controllerRef(p.GetMetadata()); ref != nil {
+		if ref.GetKind() == "DaemonSet" {
+			ownerGone, reason = g.cache.DaemonSetByUID(ref.GetUid()) == nil, "DaemonSetDeleted"
+		} else {
+			j := g.cache.JobByUID(ref.GetUid())
+			ownerGone = j == nil || j.GetMetadata().GetDeletionTimestamp() != nil
+		}
 	}
 	switch {
 	case ownerGone && (terminal || !bound):
@@ -122,7 +140,7 @@ func (g *Collector) pod(tx *store.Txn, key string) {
 		if pod.Metadata.Annotations == nil {
 			pod.Metadata.Annotations = map[string]string{}
 		}
-		pod.Metadata.Annotations[AnnotationTerminationReason] = "JobDeleted"
+		pod.Metadata.Annotations[AnnotationTerminationReason] = reason
 		pod.Metadata.DeletionTimestamp = timestamppb.New(g.clk.Now())
 		tx.Update(pod)
 		tx.PutAssignment(pod)
@@ -131,10 +149,18 @@ func (g *Collector) pod(tx *store.Txn, key string) {
 	}
 }
 
-// job finishes a foreground deletion once the Job's pods are gone.
+// job finishes a foreground deletion once the Job's pods are gone, and
+// deletes a Job whose owning CronJob is gone (its pods follow).
 func (g *Collector) job(tx *store.Txn, key string) {
 	j := g.cache.Job(key)
-	if j == nil || j.GetMetadata().GetDeletionTimestamp() == nil {
+	if j == nil {
+		return
+	}
+	if ref := controllerRef(j.GetMetadata()); ref != nil && ref.GetKind() == "CronJob" && g.cache.CronJobByUID(ref.GetUid()) == nil {
+		tx.Delete(j)
+		return
+	}
+	if j.GetMetadata().GetDeletionTimestamp() == nil {
 		return
 	}
 	if len(g.cache.PodsOwnedBy(j.GetMetadata().GetUid())) > 0 {
@@ -150,11 +176,11 @@ func deletePod(tx *store.Txn, p *v1.Pod) {
 	}
 }
 
-func controllerUID(p *v1.Pod) string {
-	for _, ref := range p.GetMetadata().GetOwnerReferences() {
+func controllerRef(md *v1.ObjectMeta) *v1.OwnerReference {
+	for _, ref := range md.GetOwnerReferences() {
 		if ref.GetController() {
-			return ref.GetUid()
+			return ref
 		}
 	}
-	return ""
+	return nil
 }
