@@ -538,3 +538,88 @@ func deposedLeader(t *testing.T, deleteKey bool) {
 		t.Errorf("drover status:\n%s\nwant leader c2, fencing revision %d", out, c2Rev)
 	}
 }
+
+// TestNodeLossRealTimingsLong: the real defaults (renew every 10 s, TTL 40 s;
+// SPEC N1, N2). The worker is killed with SIGKILL right after a renewal, so
+// its lease expires 40 s later; its pod's replacement must be running between
+// 40 s and 41 s after the kill. DROVER_LONG=1 (make test-long).
+func TestNodeLossRealTimingsLong(t *testing.T) {
+	if !longTests() {
+		t.Skip("set DROVER_LONG=1 (make test-long)")
+	}
+	const ttl = 40 * time.Second
+	c := newCluster(t)
+	w1 := c.startWorkerWith("w1", workerOpts{heartbeat: "10s", ttl: "40s"})
+	c.waitNodesReady("w1")
+	rec, release := filepath.Join(c.dir, "rec"), filepath.Join(c.dir, "release")
+	c.apply("real", recordingJob("real", 1, 1, rec, release, ""))
+	orig := c.waitStarted(rec, 1, time.Time{})
+	c.startWorkerWith("w2", workerOpts{heartbeat: "10s", ttl: "40s"})
+	c.waitNodesReady("w1", "w2")
+
+	// Wait for a renewal of w1's lease: its remaining TTL jumps up.
+	hb, err := c.etcd.Get(context.Background(), store.HeartbeatKey("w1"))
+	if err != nil || len(hb.Kvs) != 1 {
+		t.Fatalf("w1 liveness key: %v", err)
+	}
+	lease := clientv3.LeaseID(hb.Kvs[0].Lease)
+	left := func() int64 {
+		r, err := c.etcd.TimeToLive(context.Background(), lease)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.TTL
+	}
+	prev := left()
+	deadline := time.Now().Add(15 * time.Second)
+	for l := left(); l <= prev; l = left() {
+		if time.Now().After(deadline) {
+			t.Fatal("no renewal of w1's lease within 15s")
+		}
+		prev = l
+		time.Sleep(10 * time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	gone := c.heartbeatGone(ctx, "w1")
+	killAt := time.Now()
+	w1.signal(syscall.SIGKILL)
+
+	var expiredAt time.Time
+	select {
+	case expiredAt = <-gone:
+	case <-time.After(ttl + 10*time.Second):
+		t.Fatal("w1's lease did not expire")
+	}
+	var repl *podLife
+	c.eventually("the replacement started", 10*time.Second, func() error {
+		for _, l := range readRecords(t, rec) {
+			if l.start.After(killAt) {
+				repl = l
+				return nil
+			}
+		}
+		return fmt.Errorf("not yet")
+	})
+	o := readRecords(t, rec)[orig[firstKey(orig)].pod]
+	took := repl.start.Sub(killAt)
+	t.Logf("measured: original stopped %v after the kill (fence at TTL-TTL/4 = 30s); lease expired %v after the kill; replacement %s running on %s %v after the kill, %v after expiry",
+		o.last.Sub(killAt).Round(time.Millisecond), expiredAt.Sub(killAt).Round(time.Millisecond), repl.pod, repl.node, took.Round(time.Millisecond), repl.start.Sub(expiredAt).Round(time.Millisecond))
+	if took < ttl || took > ttl+time.Second {
+		t.Errorf("replacement running %v after the kill, want between %v and %v (SPEC N2)", took, ttl, ttl+time.Second)
+	}
+	if !o.last.Before(repl.start) || repl.node != "w2" {
+		t.Errorf("original last seen %v, replacement started %v on %s: want no overlap, on w2", o.last, repl.start, repl.node)
+	}
+	c.release(release)
+	if st := c.waitComplete("real", 60*time.Second).GetStatus(); st.GetSucceeded() != 1 || st.GetFailed() != 1 {
+		t.Errorf("status %v: want succeeded 1, failed 1 (NodeLost)", st)
+	}
+}
+
+func firstKey(m map[string]*podLife) string {
+	for k := range m {
+		return k
+	}
+	return ""
+}
