@@ -47,6 +47,7 @@ func New(st *store.Store, c *cache.Cache, clk clock.Clock, lg *zap.Logger) *Cont
 func (c *Controller) Queue() *queue.Queue { return c.q }
 
 func (c *Controller) onChange(ch cache.Change) {
+	c.enqueueDependants(ch) // SPEC J18
 	for _, obj := range []store.Object{ch.Old, ch.New} {
 		switch o := obj.(type) {
 		case *v1.Job:
@@ -88,6 +89,9 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (queue.Result, e
 		}
 	}
 	now := c.clk.Now()
+	if res, done, err := c.gateDependencies(ctx, job, len(pods), now); done {
+		return res, err // SPEC J18: no pods until every dependency is Complete
+	}
 	p := plan(job, pods, now, c.namer)
 	res := queue.Result{Requeue: p.Requeue, RequeueAfter: p.RequeueAfter}
 	if p.Empty(job.GetStatus()) {

@@ -1,0 +1,189 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/drover-dev/drover/controller/cache"
+	"github.com/drover-dev/drover/controller/queue"
+	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
+	"github.com/drover-dev/drover/pkg/store"
+)
+
+// Job dependencies (SPEC J18).
+const (
+	CondWaiting = "Waiting"
+
+	ReasonWaitingForDependencies = "WaitingForDependencies"
+	ReasonDependenciesComplete   = "DependenciesComplete"
+	ReasonDependencyFailed       = "DependencyFailed"
+
+	// AnnotationDependenciesSeen lists the dependencies the controller has
+	// seen exist, so that one deleted before completing is told apart from
+	// one not created yet.
+	AnnotationDependenciesSeen = "drover.io/dependencies-seen"
+)
+
+// depState is what the gate decided for a Job with spec.dependsOn.
+type depState int
+
+const (
+	depsPassed  depState = iota // no gate (or already passed): plan as usual
+	depsWaiting                 // some dependency is not Complete yet
+	depsReady                   // every dependency just completed
+	depsFailed                  // a dependency failed or was deleted before completing
+)
+
+// dependencyGate decides whether a Job may create pods (SPEC J18). It
+// changes job (status conditions, the seen-annotation) in place and returns
+// the decision and an event to record. A Job is gated only until it has
+// passed once (condition Waiting=False) and only while it has no pods and
+// has not finished; lookup returns a Job of the same namespace, or nil.
+func dependencyGate(job *v1.Job, pods int, lookup func(name string) *v1.Job, now time.Time) (depState, *Event) {
+	deps := job.GetSpec().GetDependsOn()
+	st := job.GetStatus()
+	if len(deps) == 0 || finished(job) || pods > 0 {
+		return depsPassed, nil
+	}
+	if c := condition(st, CondWaiting); c != nil && c.GetStatus() == "False" {
+		return depsPassed, nil
+	}
+	seen := map[string]bool{}
+	for _, n := range strings.Split(job.GetMetadata().GetAnnotations()[AnnotationDependenciesSeen], ",") {
+		if n != "" {
+			seen[n] = true
+		}
+	}
+	var waiting []string
+	failure := ""
+	for _, d := range deps {
+		dj := lookup(d)
+		switch {
+		case dj == nil && seen[d]:
+			failure = fmt.Sprintf("dependency %s was deleted before it completed", d)
+		case dj == nil:
+			waiting = append(waiting, d)
+		case hasCondition(dj.GetStatus(), CondComplete):
+			seen[d] = true
+		case hasCondition(dj.GetStatus(), CondFailed):
+			seen[d] = true
+			failure = fmt.Sprintf("dependency %s failed", d)
+		default:
+			seen[d] = true
+			waiting = append(waiting, d)
+		}
+		if failure != "" {
+			break
+		}
+	}
+	if job.Status == nil {
+		job.Status = &v1.JobStatus{}
+	}
+	st = job.Status
+	ts := timestamppb.New(now)
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) > 0 {
+		if job.Metadata.Annotations == nil {
+			job.Metadata.Annotations = map[string]string{}
+		}
+		job.Metadata.Annotations[AnnotationDependenciesSeen] = strings.Join(names, ",")
+	}
+	switch {
+	case failure != "":
+		setCondition(st, CondWaiting, "False", ReasonDependencyFailed, failure, ts)
+		setCondition(st, CondFailed, "True", ReasonDependencyFailed, failure, ts)
+		return depsFailed, &Event{"Warning", ReasonDependencyFailed, failure}
+	case len(waiting) > 0:
+		msg := "waiting for " + strings.Join(waiting, ", ")
+		if c := condition(st, CondWaiting); c != nil && c.Message != msg {
+			c.Message, c.LastProbeTime = msg, ts
+		}
+		setCondition(st, CondWaiting, "True", ReasonWaitingForDependencies, msg, ts)
+		return depsWaiting, nil
+	default:
+		setCondition(st, CondWaiting, "False", ReasonDependenciesComplete, "dependencies complete: "+strings.Join(deps, ", "), ts)
+		return depsReady, nil
+	}
+}
+
+// gateDependencies runs dependencyGate for a cached Job and, unless it
+// passes, writes the Job's new status and annotations (guarded by the
+// Job's mod revision) and reports done. A Job that just became ready is
+// requeued at once to create its pods.
+func (c *Controller) gateDependencies(ctx context.Context, job *v1.Job, pods int, now time.Time) (res queue.Result, done bool, err error) {
+	if len(job.GetSpec().GetDependsOn()) == 0 {
+		return res, false, nil
+	}
+	before := proto.Clone(job).(*v1.Job)
+	ns := job.GetMetadata().GetNamespace()
+	state, ev := dependencyGate(job, pods, func(n string) *v1.Job { return c.cache.Job(cache.Key(ns, n)) }, now)
+	if state == depsPassed {
+		return res, false, nil
+	}
+	if state == depsReady {
+		res.Requeue = true
+	}
+	if proto.Equal(before, job) {
+		return res, true, nil
+	}
+	tx := c.st.Txn()
+	tx.Update(job)
+	err = c.cache.Commit(ctx, tx)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return queue.Result{RequeueAfter: queue.ConflictRetry}, true, nil
+	case errors.Is(err, store.ErrNotLeader):
+		return res, true, fmt.Errorf("job %s: %w: %w", job.GetMetadata().GetName(), err, queue.ErrTerminal)
+	case err != nil:
+		return res, true, fmt.Errorf("job %s: %w", job.GetMetadata().GetName(), err)
+	}
+	if ev != nil {
+		c.record(ctx, job, []Event{*ev}, now)
+	}
+	return res, true, nil
+}
+
+// enqueueDependants queues the Jobs that depend on a Job whose conditions
+// changed or that was deleted, so they leave Waiting (or fail) at once.
+func (c *Controller) enqueueDependants(ch cache.Change) {
+	oldJ, _ := ch.Old.(*v1.Job)
+	newJ, _ := ch.New.(*v1.Job)
+	switch {
+	case oldJ == nil:
+		return // added: a dependant waits for it anyway
+	case newJ != nil && (oldJ == newJ || conditionsEqual(oldJ.GetStatus(), newJ.GetStatus())):
+		return // a resync (every Job is queued anyway) or no condition change
+	}
+	j := oldJ
+	ns, name := j.GetMetadata().GetNamespace(), j.GetMetadata().GetName()
+	for _, d := range c.cache.Jobs() {
+		if d.GetMetadata().GetNamespace() == ns && slices.Contains(d.GetSpec().GetDependsOn(), name) {
+			c.q.Add(cache.Key(ns, d.GetMetadata().GetName()))
+		}
+	}
+}
+
+func conditionsEqual(a, b *v1.JobStatus) bool {
+	ac, bc := a.GetConditions(), b.GetConditions()
+	if len(ac) != len(bc) {
+		return false
+	}
+	for i := range ac {
+		if ac[i].GetType() != bc[i].GetType() || ac[i].GetStatus() != bc[i].GetStatus() {
+			return false
+		}
+	}
+	return true
+}
