@@ -425,14 +425,16 @@ func (p *podWorker) stop(ctx context.Context, spec *v1.PodSpec) {
 }
 
 // startContainers starts the containers that have not run yet, and restarts
-// failed ones whose backoff has passed (restartPolicy OnFailure).
+// exited ones whose backoff has passed: failed ones with restartPolicy
+// OnFailure, every one with Always (DaemonSet pods, SPEC D1).
 func (p *podWorker) startContainers(ctx context.Context, pod *v1.Pod, now time.Time) {
 	onFailure := pod.GetSpec().GetRestartPolicy() == "OnFailure"
+	always := pod.GetSpec().GetRestartPolicy() == "Always"
 	for _, c := range p.ctrs {
 		switch {
 		case c.info == nil:
 			p.start(ctx, pod, c, 0)
-		case exited(c.info) && onFailure && failed(c.info):
+		case exited(c.info) && (always || onFailure && failed(c.info)):
 			if c.restartAt.IsZero() {
 				c.restartAt = restartDue(c, now)
 			}
