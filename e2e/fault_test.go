@@ -623,3 +623,50 @@ func firstKey(m map[string]*podLife) string {
 	}
 	return ""
 }
+
+// TestDrainMovesPods (SPEC N5): `drover drain` cordons the node and stops its
+// pods gracefully (they record their SIGTERM); their Job replaces them on the
+// other node, after they ended; uncordon makes the node schedulable again.
+func TestDrainMovesPods(t *testing.T) {
+	c := newCluster(t)
+	c.startWorkerWith("w1", workerOpts{})
+	c.waitNodesReady("w1")
+	rec, release := filepath.Join(c.dir, "rec"), filepath.Join(c.dir, "release")
+	c.apply("drained", recordingJob("drained", 2, 2, rec, release, ""))
+	orig := c.waitStarted(rec, 2, time.Time{})
+	c.startWorkerWith("w2", workerOpts{})
+	c.waitNodesReady("w1", "w2")
+
+	drainAt := time.Now()
+	out := c.mustCLI("drain", "w1", "--timeout", "60s")
+	t.Logf("drover drain w1 (%v):\n%s", time.Since(drainAt).Round(time.Millisecond), out)
+	for _, want := range []string{"node/w1 cordoned\n", "evicting pod default/drained-", "node/w1 drained\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("drain output lacks %q:\n%s", want, out)
+		}
+	}
+	if nodes := c.mustCLI("get", "nodes"); !regexp.MustCompile(`(?m)^w1\s+Ready,SchedulingDisabled\b`).MatchString(nodes) {
+		t.Errorf("w1 not cordoned:\n%s", nodes)
+	}
+	repl := c.waitStarted(rec, 2, drainAt)
+	now := readRecords(t, rec)
+	for _, o := range orig {
+		o = now[o.pod]
+		if !o.ended {
+			t.Errorf("%s was not stopped gracefully (no SIGTERM recorded)", o.pod)
+		}
+		for _, r := range repl {
+			if r.host == o.host && r.start.After(drainAt) && (r.node != "w2" || !o.last.Before(r.start)) {
+				t.Errorf("%s: replacement %s on %s started %v, original ended %v", o.host, r.pod, r.node, r.start, o.last)
+			}
+		}
+	}
+	c.release(release)
+	if st := c.waitComplete("drained", 60*time.Second).GetStatus(); st.GetSucceeded() != 2 || st.GetCompletedIndexes() != "0-1" {
+		t.Errorf("status %v: want succeeded 2, completedIndexes 0-1", st)
+	}
+	c.mustCLI("uncordon", "w1")
+	if nodes := c.mustCLI("get", "nodes"); !regexp.MustCompile(`(?m)^w1\s+Ready\s`).MatchString(nodes) {
+		t.Errorf("w1 not schedulable again:\n%s", nodes)
+	}
+}

@@ -301,7 +301,7 @@ func hasCond(p *v1.Pod, typ, reason string) bool {
 
 // recordingJob is an Indexed Job whose pods record themselves in file (see
 // podRecord): "start", then a "tick" every 50 ms until dir/release exists,
-// then "end"; SIGTERM also writes "end". extra is added under spec.
+// then "end"; SIGTERM writes "end" and exits 143. extra is added under spec.
 func recordingJob(name string, completions, parallelism int, file, release, extra string) string {
 	return fmt.Sprintf(`apiVersion: batch/v1
 kind: Job
@@ -327,7 +327,7 @@ spec:
         - |
           rec() { echo "$1 $HOSTNAME $DROVER_POD_NAME $DROVER_NODE_NAME $$ $(date +%%s%%N)" >> "$REC"; }
           rec start
-          trap 'rec end; exit 0' TERM
+          trap 'rec end; exit 143' TERM
           while [ ! -e "$RELEASE" ]; do rec tick; sleep 0.05; done
           rec end
 `, name, completions, parallelism, file, release, extra)
