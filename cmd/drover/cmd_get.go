@@ -23,6 +23,8 @@ type getOptions struct {
 	allNamespaces bool
 	output        string
 	selector      string
+	watch         bool
+	watchEvents   bool
 }
 
 func newGetCmd(env *cliEnv) *cobra.Command {
@@ -33,12 +35,17 @@ func newGetCmd(env *cliEnv) *cobra.Command {
 		Long: `List objects of one kind, or show the named ones.
 
 KIND is jobs (job), pods (pod, po), nodes (node, no) or events (ev).
-Output is a table unless -o says json, yaml, name or wide (a table with more
-columns). -o json of one named object prints the object; otherwise a List
-with an "items" key.`,
+Output is a table unless -o says json, yaml, name, wide (a table with more
+columns) or jsonpath=TEMPLATE (kubectl's JSONPath: {.items[*].metadata.name},
+{range .items[*]}{.metadata.name}{"\n"}{end}, filters such as
+[?(@.type=="Complete")]). -o json of one named object prints the object;
+otherwise a List with an "items" key. -w keeps watching and prints every
+change.`,
 		Example: `  drover get jobs
   drover get pods -l job-name=pi -o wide
   drover get job pi -o yaml
+  drover get jobs -o jsonpath='{.items[*].metadata.name}'
+  drover get jobs -w
   drover get events -A`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -47,7 +54,9 @@ with an "items" key.`,
 	}
 	addNamespaceFlag(cmd, &o.namespace)
 	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list across all namespaces")
-	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table, wide, json, yaml or name")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "table", "output format: table, wide, json, yaml, name or jsonpath=TEMPLATE (kubectl's JSONPath)")
+	cmd.Flags().BoolVarP(&o.watch, "watch", "w", false, "after listing, watch for changes and print each as it happens (until interrupted)")
+	cmd.Flags().BoolVar(&o.watchEvents, "output-watch-events", false, "with --watch, print the event type (ADDED, MODIFIED, DELETED) of each change")
 	cmd.Flags().StringVarP(&o.selector, "selector", "l", "", "label selector, such as app=web,tier!=db")
 	return cmd
 }
@@ -60,10 +69,8 @@ func runGet(ctx context.Context, env *cliEnv, args []string, o getOptions) error
 	if err != nil {
 		return err
 	}
-	switch o.output {
-	case "table", "wide", "json", "yaml", "name":
-	default:
-		return fmt.Errorf("unknown output format %q: use table, wide, json, yaml or name", o.output)
+	if err := checkOutput(o.output); err != nil {
+		return err
 	}
 	if o.selector != "" {
 		if _, err := labels.Parse(o.selector); err != nil {
@@ -83,6 +90,9 @@ func runGet(ctx context.Context, env *cliEnv, args []string, o getOptions) error
 		return err
 	}
 	defer c.Close()
+	if o.watch {
+		return runGetWatch(ctx, env, c, k, ns, names, o)
+	}
 	objs, err := fetch(ctx, c, k, ns, names, o.selector)
 	if err != nil {
 		return err

@@ -187,7 +187,8 @@ func objectJSON(o object) (json.RawMessage, error) {
 	return buf.Bytes(), nil
 }
 
-// printObjects writes objs in format ("json", "yaml" or "name"). single
+// printObjects writes objs in format ("json", "yaml", "name" or
+// "jsonpath=TEMPLATE", jsonpath.go). single
 // prints one object alone; otherwise a List with an items key.
 func printObjects(w io.Writer, k kind, objs []object, format string, single bool) error {
 	if format == "name" {
@@ -219,8 +220,20 @@ func printObjects(w io.Writer, k kind, objs []object, format string, single bool
 			return err
 		}
 	}
-	switch format {
-	case "json":
+	return printDoc(w, doc, format)
+}
+
+// printDoc writes a JSON document as json (indented), yaml or a jsonpath
+// template's output.
+func printDoc(w io.Writer, doc []byte, format string) error {
+	switch {
+	case strings.HasPrefix(format, "jsonpath="):
+		t, err := parseJSONPath(strings.TrimPrefix(format, "jsonpath="))
+		if err != nil {
+			return err
+		}
+		return t.execute(w, doc)
+	case format == "json":
 		var buf bytes.Buffer
 		if err := json.Indent(&buf, doc, "", "    "); err != nil {
 			return err
@@ -228,7 +241,7 @@ func printObjects(w io.Writer, k kind, objs []object, format string, single bool
 		buf.WriteByte('\n')
 		_, err := w.Write(buf.Bytes())
 		return err
-	case "yaml":
+	case format == "yaml":
 		y, err := yaml.JSONToYAML(doc)
 		if err != nil {
 			return err
@@ -236,7 +249,20 @@ func printObjects(w io.Writer, k kind, objs []object, format string, single bool
 		_, err = w.Write(y)
 		return err
 	}
-	return fmt.Errorf("unknown output format %q: use table, wide, json, yaml or name", format)
+	return fmt.Errorf("unknown output format %q: use table, wide, json, yaml, name or jsonpath=TEMPLATE", format)
+}
+
+// checkOutput validates an -o value, parsing a jsonpath template.
+func checkOutput(format string) error {
+	switch format {
+	case "table", "wide", "json", "yaml", "name":
+		return nil
+	}
+	if t, ok := strings.CutPrefix(format, "jsonpath="); ok {
+		_, err := parseJSONPath(t)
+		return err
+	}
+	return fmt.Errorf("unknown output format %q: use table, wide, json, yaml, name or jsonpath=TEMPLATE", format)
 }
 
 // newTable returns a tabwriter aligned like kubectl's tables.

@@ -289,7 +289,7 @@ func TestGetEmptyAndErrors(t *testing.T) {
 	}{
 		{[]string{"get", "job", "nope"}, `jobs.batch "nope" not found`},
 		{[]string{"get", "cronjobs"}, `unknown resource type "cronjobs": use jobs, pods, nodes or events`},
-		{[]string{"get", "jobs", "-o", "xml"}, `unknown output format "xml": use table, wide, json, yaml or name`},
+		{[]string{"get", "jobs", "-o", "xml"}, `unknown output format "xml": use table, wide, json, yaml, name or jsonpath=TEMPLATE`},
 		{[]string{"get", "jobs", "-l", "a in ("}, `labels: parse "a in (": missing ')' for "a"`},
 	} {
 		if _, _, err := c.run(tc.args...); err == nil || err.Error() != tc.want {

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
+)
+
+// TestGetFormatsGolden prints every kind in every output format (the
+// table and wide tables of jobs, pods and nodes are in TestGetGolden).
+func TestGetFormatsGolden(t *testing.T) {
+	c := newCLI(t)
+	seed(c.srv)
+	for _, tc := range []struct {
+		golden string
+		args   []string
+	}{
+		{"get_jobs_jsonpath.golden", []string{"get", "jobs", "-o", "jsonpath={.items[*].metadata.name}"}},
+		{"get_jobs_jsonpath_range.golden", []string{"get", "jobs", "-A", "-o", `jsonpath={range .items[*]}{.metadata.namespace}/{.metadata.name}{"\t"}{.status.succeeded}{"\n"}{end}`}},
+		{"get_jobs_jsonpath_filter.golden", []string{"get", "jobs", "-o", `jsonpath={range .items[*]}{.metadata.name}: {.status.conditions[?(@.type=="Complete")].reason}{"\n"}{end}`}},
+		{"get_job_pi_jsonpath.golden", []string{"get", "job", "pi", "-o", "jsonpath={.spec.template.spec.containers[0].image}"}},
+		{"get_pods_json.golden", []string{"get", "pods", "-o", "json"}},
+		{"get_pods_yaml.golden", []string{"get", "pods", "-o", "yaml"}},
+		{"get_pods_name.golden", []string{"get", "pods", "-o", "name"}},
+		{"get_pods_jsonpath.golden", []string{"get", "pods", "-o", `jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.phase}{"\n"}{end}`}},
+		{"get_nodes_json.golden", []string{"get", "nodes", "-o", "json"}},
+		{"get_nodes_yaml.golden", []string{"get", "nodes", "-o", "yaml"}},
+		{"get_nodes_name.golden", []string{"get", "nodes", "-o", "name"}},
+		{"get_nodes_jsonpath.golden", []string{"get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name}{"\t"}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}`}},
+		{"get_events_wide.golden", []string{"get", "events", "-o", "wide"}},
+		{"get_events_json.golden", []string{"get", "events", "-o", "json"}},
+		{"get_events_yaml.golden", []string{"get", "events", "-o", "yaml"}},
+		{"get_events_name.golden", []string{"get", "events", "-o", "name"}},
+		{"get_events_jsonpath.golden", []string{"get", "events", "-o", `jsonpath={range .items[?(@.type=="Warning")]}{.reason}: {.message}{"\n"}{end}`}},
+	} {
+		out, errOut, err := c.run(tc.args...)
+		if err != nil || errOut != "" {
+			t.Errorf("%v: %v %s", tc.args, err, errOut)
+			continue
+		}
+		golden(t, tc.golden, out)
+	}
+	if _, _, err := c.run("get", "jobs", "-o", "jsonpath={.items[*]"); err == nil || !strings.Contains(err.Error(), "unclosed {") {
+		t.Errorf("bad template: %v", err)
+	}
+}
+
+// TestGetWatch: get -w prints the list, then one row per change, until
+// interrupted; --output-watch-events adds the event type.
+func TestGetWatch(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		golden string
+	}{
+		{[]string{"get", "jobs", "-w"}, "get_jobs_watch.golden"},
+		{[]string{"get", "jobs", "-w", "--output-watch-events"}, "get_jobs_watch_events.golden"},
+		{[]string{"get", "job", "parallel", "-w", "-o", "name", "--output-watch-events"}, "get_job_watch_name.golden"},
+		{[]string{"get", "jobs", "-w", "-o", "jsonpath={.metadata.name} {.status.succeeded}{\"\\n\"}"}, "get_jobs_watch_jsonpath.golden"},
+	} {
+		c := newCLI(t)
+		seed(c.srv)
+		go func() {
+			waitCalls(t, c.srv, "WatchJobs", 1)
+			c.srv.ModifyJob("default", "parallel", func(j *v1.Job) { j.Status.Succeeded = 4 })
+			c.srv.DeleteJobNow("default", "queue")
+			c.srv.PutJob(fixtureJob("late", "default", nil, 1, 0, &v1.JobStatus{}))
+			c.srv.PutJob(fixtureJob("elsewhere", "batch", nil, 1, 0, &v1.JobStatus{}))
+		}()
+		// The changes reach the watch within milliseconds; the command
+		// ends when its context does, as an interrupt ends it.
+		out, errOut, err := c.runWithTimeout(time.Second, tc.args...)
+		if err != nil {
+			t.Errorf("%v: %v (%s)", tc.args, err, errOut)
+			continue
+		}
+		golden(t, tc.golden, out)
+	}
+}
+
+// waitCalls waits until method was called n times on the fake.
+func waitCalls(t *testing.T, s interface{ Calls(string) int }, method string, n int) {
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Calls(method) < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
