@@ -20,6 +20,7 @@ import (
 	"github.com/drover-dev/drover/controller/apiserver"
 	"github.com/drover-dev/drover/controller/cache"
 	"github.com/drover-dev/drover/controller/cronjob"
+	"github.com/drover-dev/drover/controller/daemonset"
 	"github.com/drover-dev/drover/controller/gc"
 	"github.com/drover-dev/drover/controller/job"
 	"github.com/drover-dev/drover/controller/leader"
@@ -144,6 +145,7 @@ func (c *Controller) lead(ctx context.Context, st *store.Store) {
 		node.New(st, ca, clk, lg).Run,
 		gc.New(st, ca, clk, lg).Run,
 		cronjob.New(st, ca, clk, lg, c.cfg.CronMinute).Run,
+		daemonset.New(st, ca, clk, lg).Run,
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
