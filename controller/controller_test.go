@@ -31,11 +31,15 @@ type cluster struct {
 	ctx context.Context
 }
 
-func startCluster(t *testing.T) *cluster {
+func startCluster(t *testing.T, opts ...func(*controller.Config)) *cluster {
 	t.Helper()
 	cli, _ := etcdtest.Start(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	c, err := controller.New(controller.Config{Etcd: cli, Listen: "127.0.0.1:0", Identity: "test", ElectionTTL: 2 * time.Second, Logger: zaptest.NewLogger(t).WithOptions()})
+	cfg := controller.Config{Etcd: cli, Listen: "127.0.0.1:0", Identity: "test", ElectionTTL: 2 * time.Second, Logger: zaptest.NewLogger(t).WithOptions()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c, err := controller.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
