@@ -63,6 +63,7 @@ func (c *cli) runWithTimeout(timeout time.Duration, args ...string) (string, str
 	addServerFlag(root, env)
 	root.AddCommand(newApplyCmd(env), newGetCmd(env), newDescribeCmd(env), newLogsCmd(env), newDeleteCmd(env), newWaitCmd(env),
 		newCordonCmd(env, true), newCordonCmd(env, false), newDrainCmd(env), newStatusCmd(env))
+	registerCompletions(root, env)
 	root.SetArgs(append([]string{"--server", c.srv.Addr}, args...))
 	root.SetOut(&out)
 	root.SetErr(&errOut)
