@@ -213,9 +213,6 @@ func (s *Server) DeleteJob(ctx context.Context, req *v1.DeleteJobRequest) (*v1.D
 		})
 	case "Orphan":
 		err = s.orphanPods(ctx, j)
-		if err == nil {
-			err = s.st.Jobs().Delete(ctx, namespace, name, 0)
-		}
 	default:
 		return nil, invalid("options.propagationPolicy", fmt.Sprintf("unknown value %q: must be one of Background, Foreground, Orphan", policy))
 	}
@@ -226,18 +223,26 @@ func (s *Server) DeleteJob(ctx context.Context, req *v1.DeleteJobRequest) (*v1.D
 }
 
 // orphanPods removes the Job's owner reference and tracking finalizer from
-// its pods, so they outlive it (SPEC J12, J14).
+// its pods, so they outlive it, and deletes the Job (SPEC J12, J14). The
+// last batch of pods is orphaned in the same transaction that deletes the
+// Job, guarded by the Job's revision, so a Job never sees its own pods as
+// orphans to adopt back while it still exists (in the common case of at
+// most 127 pods, that is the only transaction).
 func (s *Server) orphanPods(ctx context.Context, j *v1.Job) error {
 	for {
 		pods, _, err := s.st.Pods().List(ctx, j.Metadata.Namespace)
 		if err != nil {
 			return err
 		}
-		tx := s.st.Txn()
+		var owned []*v1.Pod
 		for _, p := range pods {
-			if !ownedBy(p, j.Metadata.Uid) || tx.Len() >= store.MaxTxnOps {
-				continue
+			if ownedBy(p, j.Metadata.Uid) {
+				owned = append(owned, p)
 			}
+		}
+		last := len(owned) < store.MaxTxnOps
+		tx := s.st.Txn()
+		for _, p := range owned[:min(len(owned), store.MaxTxnOps-1)] {
 			var refs []*v1.OwnerReference
 			for _, r := range p.Metadata.OwnerReferences {
 				if r.Uid != j.Metadata.Uid {
@@ -254,10 +259,21 @@ func (s *Server) orphanPods(ctx context.Context, j *v1.Job) error {
 			p.Metadata.Finalizers = fins
 			tx.Update(p)
 		}
-		if tx.Len() == 0 {
-			return nil
+		if last {
+			tx.Delete(j)
 		}
-		if _, err := tx.Commit(ctx); err != nil && !errors.Is(err, store.ErrConflict) {
+		_, err = tx.Commit(ctx)
+		switch {
+		case err == nil && last:
+			return nil
+		case err == nil:
+		case errors.Is(err, store.ErrConflict):
+			// A pod or the Job changed (the controller wrote status):
+			// read the Job again and retry.
+			if j, err = s.st.Jobs().Get(ctx, j.Metadata.Namespace, j.Metadata.Name); err != nil {
+				return err
+			}
+		default:
 			return err
 		}
 	}
