@@ -188,10 +188,15 @@ func selector(job *v1.Job) labels.Selector {
 	return s
 }
 
-// orphans returns the pods of the Job's namespace that no controller owns,
-// that are not being deleted, and that its selector matches: the Job adopts
-// them (SPEC J14).
+// orphans returns, for a Job with a manual selector, the pods of its
+// namespace that no controller owns, that are not being deleted, and that
+// its selector matches: the Job adopts them (SPEC J14). A Job with a
+// generated selector adopts nothing: the only orphans carrying its uid are
+// the ones its own orphan deletion just released.
 func (c *Controller) orphans(job *v1.Job) []*v1.Pod {
+	if !job.GetSpec().GetManualSelector() || job.GetMetadata().GetDeletionTimestamp() != nil {
+		return nil
+	}
 	sel := selector(job)
 	if sel == nil {
 		return nil
@@ -205,12 +210,13 @@ func (c *Controller) orphans(job *v1.Job) []*v1.Pod {
 	return out
 }
 
-// adopters returns the unfinished Jobs of an orphan pod's namespace whose
-// selector matches it.
+// adopters returns the unfinished Jobs with a manual selector, in an orphan
+// pod's namespace, whose selector matches it.
 func (c *Controller) adopters(pod *v1.Pod) []*v1.Job {
 	var out []*v1.Job
 	for _, j := range c.cache.Jobs() {
-		if j.GetMetadata().GetNamespace() != pod.GetMetadata().GetNamespace() || finished(j) {
+		if j.GetMetadata().GetNamespace() != pod.GetMetadata().GetNamespace() || finished(j) ||
+			!j.GetSpec().GetManualSelector() || j.GetMetadata().GetDeletionTimestamp() != nil {
 			continue
 		}
 		if sel := selector(j); sel != nil && sel.Matches(pod.GetMetadata().GetLabels()) {
