@@ -25,7 +25,7 @@ etcdctl() { docker exec "$CLUSTER-etcd-1" etcdctl --endpoints="$ENDPOINTS" "$@";
 bold=$(tput bold 2>/dev/null || true) off=$(tput sgr0 2>/dev/null || true)
 step() { echo; echo "${bold}==> $*${off}"; }
 say() { echo "    $*"; }
-run() { echo "    \$ $*"; "$@" 2>&1 | sed 's/^/      /'; }
+run() { echo "    \$ $*"; "$@" 2>&1 | sed '/^$/d; s/^/      /'; }
 
 down() {
   compose down -v --remove-orphans 2>&1 | sed 's/^/    /'
