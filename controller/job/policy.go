@@ -36,12 +36,18 @@ type failure struct {
 }
 
 // failureAction decides what a failed pod means (SPEC J15): pods the
-// controller stopped for a suspension are ignored (J9); otherwise the first
-// rule of spec.podFailurePolicy that matches wins; with no match the failure
-// counts.
+// controller stopped for a suspension are ignored (J9), those it stopped
+// for another reason count; otherwise the first rule of
+// spec.podFailurePolicy that matches wins; with no match the failure counts.
 func failureAction(spec *v1.JobSpec, pod *v1.Pod) failure {
-	if pod.GetMetadata().GetAnnotations()[AnnotationTerminationReason] == TerminationSuspended {
+	switch pod.GetMetadata().GetAnnotations()[AnnotationTerminationReason] {
+	case "":
+	case TerminationSuspended:
 		return failure{action: ActionIgnore}
+	default:
+		// Stopped by the controller (excess, Job finished): its exit
+		// status says nothing about the workload, so no rule applies.
+		return failure{action: ActionCount}
 	}
 	for i, r := range spec.GetPodFailurePolicy().GetRules() {
 		if why, ok := matchRule(r, pod); ok {
