@@ -57,18 +57,18 @@ type Runtime struct {
 	cfg Config
 	clk clock.WithDelayedExecution
 
-	mu    sync.Mutex
-	ctrs  map[string]*container
-	fence clock.Timer
+	mu       sync.Mutex
+	ctrs     map[string]*container
+	fence    clock.Timer
+	fenceGen int
 }
 
 var _ runtime.Backend = (*Runtime)(nil)
 
 type container struct {
-	info  *runtimev1.ContainerInfo
-	timer clock.Timer   // nil once exited
-	done  chan struct{} // closed on exit
-	exit  int32         // the code it will exit with
+	info *runtimev1.ContainerInfo
+	done chan struct{} // closed on exit
+	exit int32         // the code it will exit with
 }
 
 // New returns a Runtime with cfg, or an error if cfg is out of range.
@@ -133,8 +133,8 @@ func (r *Runtime) Run(_ context.Context, cfg *runtimev1.ContainerConfig) (*runti
 		return nil, err
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if _, ok := r.ctrs[id]; ok {
+		r.mu.Unlock()
 		return nil, fmt.Errorf("%w: %s", runtime.ErrAlreadyExists, id)
 	}
 	now := r.clk.Now()
@@ -151,24 +151,28 @@ func (r *Runtime) Run(_ context.Context, cfg *runtimev1.ContainerConfig) (*runti
 	r.ctrs[id] = c
 	if d == 0 {
 		r.exitLocked(c, code, 0, now)
-	} else {
-		c.timer = r.clk.AfterFunc(d, func() {
+	}
+	info := proto.Clone(c.info).(*runtimev1.ContainerInfo)
+	r.mu.Unlock()
+	if d > 0 {
+		// A fake clock runs timer callbacks under its own lock, so the
+		// clock is never called with r.mu held, and the callback reads
+		// no clock: the exit time is known now. A container stopped
+		// early keeps its timer, whose exit is then a no-op.
+		end := now.Add(d)
+		r.clk.AfterFunc(d, func() {
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			r.exitLocked(c, c.exit, 0, r.clk.Now())
+			r.exitLocked(c, c.exit, 0, end)
 		})
 	}
-	return proto.Clone(c.info).(*runtimev1.ContainerInfo), nil
+	return info, nil
 }
 
 // exitLocked ends c (once) with code or signal. Called with r.mu held.
 func (r *Runtime) exitLocked(c *container, code, signal int32, now time.Time) {
 	if c.info.State == runtimev1.ContainerState_CONTAINER_STATE_EXITED {
 		return
-	}
-	if c.timer != nil {
-		c.timer.Stop()
-		c.timer = nil
 	}
 	c.info.State = runtimev1.ContainerState_CONTAINER_STATE_EXITED
 	c.info.FinishedAtUnixNano = now.UnixNano()
@@ -320,38 +324,44 @@ func (l *logReader) Close() error {
 // killAfter, every running container is killed (SIGKILL, SPEC N4).
 func (r *Runtime) Fence(_ context.Context, killAfter time.Duration) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fence != nil {
-		r.fence.Stop()
+	r.fenceGen++
+	gen, old := r.fenceGen, r.fence
+	r.fence = nil
+	r.mu.Unlock()
+	if old != nil {
+		old.Stop()
 	}
-	var t clock.Timer
-	t = r.clk.AfterFunc(killAfter, func() {
+	at := r.clk.Now().Add(killAfter)
+	t := r.clk.AfterFunc(killAfter, func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if r.fence != t {
+		if r.fenceGen != gen {
 			return // re-armed meanwhile
 		}
-		now := r.clk.Now()
 		for _, c := range r.ctrs {
-			r.exitLocked(c, 0, 9, now)
+			r.exitLocked(c, 0, 9, at)
 		}
 	})
-	r.fence = t
+	r.mu.Lock()
+	if r.fenceGen == gen {
+		r.fence, t = t, nil
+	}
+	r.mu.Unlock()
+	if t != nil {
+		t.Stop() // re-armed while this one was made
+	}
 	return nil
 }
 
-// Close stops the runtime's timers; running containers stay running
-// forever. Use it when the runtime is dropped.
+// Close stops the fence timer; running containers run on until their
+// duration ends. Use it when the runtime is dropped.
 func (r *Runtime) Close() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fence != nil {
-		r.fence.Stop()
-		r.fence = nil
-	}
-	for _, c := range r.ctrs {
-		if c.timer != nil {
-			c.timer.Stop()
-		}
+	r.fenceGen++
+	old := r.fence
+	r.fence = nil
+	r.mu.Unlock()
+	if old != nil {
+		old.Stop()
 	}
 }
