@@ -97,7 +97,9 @@ finished. A deleted pod is stopped gracefully by its worker (SIGTERM, then
 SIGKILL after its terminationGracePeriodSeconds) and its Job creates a
 replacement, which the scheduler binds to another node. drain waits, printing
 its progress, until no pod runs on the node, or --timeout passes (0 waits
-forever). The node stays cordoned; uncordon it to use it again.`,
+forever). A pod that no Job owns is deleted and not replaced. An evicted pod
+that exits non-zero on SIGTERM counts as failed for its Job. The node stays
+cordoned; uncordon it to use it again.`,
 		Example: `  drover drain worker-1
   drover drain worker-1 --timeout 2m`,
 		Args: cobra.ExactArgs(1),
