@@ -183,6 +183,29 @@ func TestComposeFaults(t *testing.T) {
 	hold := c.createJob(jobYAML("hold", 6, "sleep 3600"))
 	c.eventually("6 running pods", 60*time.Second, func() bool { return len(c.running(hold, "")) == 6 })
 
+	// An image the engine lacks fails the pod at once with a clear
+	// reason; nothing is pulled.
+	missing := c.createJob(strings.Replace(jobYAML("missing-image", 1, "true"), "drover/busybox:latest", "drover/no-such-image:1", 1))
+	var term *v1.ContainerStateTerminated
+	took := c.eventually("a pod failed with ImageNotFound", 30*time.Second, func() bool {
+		for _, p := range c.pods(missing) {
+			for _, cs := range p.GetStatus().GetContainerStatuses() {
+				if t := cs.GetState().GetTerminated(); t != nil && p.GetStatus().GetPhase() == "Failed" {
+					term = t
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if term.GetReason() != docker.ReasonImageNotFound || !strings.Contains(term.GetMessage(), "drover/no-such-image:1") {
+		t.Errorf("missing image: container terminated %v, want reason ImageNotFound naming the image", term)
+	}
+	t.Logf("missing image: pod Failed in %v: %s: %s", took.Round(time.Millisecond), term.GetReason(), term.GetMessage())
+	if _, err := c.cli.Jobs("default").Delete(c.ctx(), missing, client.DeleteOptions{}); err != nil {
+		t.Errorf("delete %s: %v", missing, err)
+	}
+
 	// N2, J13: a killed worker's pods are replaced once its lease expires,
 	// and never run twice at once (its pods die with it: they share its
 	// PID namespace).
@@ -246,7 +269,7 @@ func TestComposeFaults(t *testing.T) {
 	t0 = time.Now()
 	c.docker("kill", c.name+"-"+old)
 	var next string
-	took := c.eventually("a new leader", 60*time.Second, func() bool {
+	took = c.eventually("a new leader", 60*time.Second, func() bool {
 		l, err := c.cli.Leader(c.ctx())
 		if err != nil || l.Identity == "" || l.Identity == old {
 			return false
