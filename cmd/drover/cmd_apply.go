@@ -131,7 +131,7 @@ func prepare(objs []manifest.Object, ns, def string) ([]*v1.Job, error) {
 	for i, o := range objs {
 		job, ok := o.(*v1.Job)
 		if !ok {
-			return nil, fmt.Errorf("apply does not support %T yet", o)
+			continue // CronJobs and DaemonSets: prepareWorkloads (cmd_cronjob.go)
 		}
 		job = proto.Clone(job).(*v1.Job)
 		if job.Metadata == nil {
@@ -182,6 +182,10 @@ func runApply(ctx context.Context, env *cliEnv, files []string, ns string, dryRu
 	if err != nil {
 		return err
 	}
+	workloads, err := prepareWorkloads(objs, ns, env.namespace)
+	if err != nil {
+		return err
+	}
 	c, err := env.connect(ctx)
 	if err != nil {
 		return err
@@ -198,7 +202,7 @@ func runApply(ctx context.Context, env *cliEnv, files []string, ns string, dryRu
 		}
 		fmt.Fprintf(env.out, "job.batch/%s %s%s\n", job.GetMetadata().GetName(), result, suffix)
 	}
-	return nil
+	return applyWorkloads(ctx, env, c, workloads, dryRun)
 }
 
 // applyJob creates job, or updates the existing one; it returns "created",

@@ -17,7 +17,7 @@ func TestCompletion(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"get", ""}, "jobs pods nodes events"},
+		{[]string{"get", ""}, "jobs pods nodes events cronjobs daemonsets"},
 		{[]string{"get", "p"}, "pods"},
 		{[]string{"get", "jobs", ""}, "parallel pi queue"},
 		{[]string{"get", "jobs", "pi", ""}, "parallel queue"},

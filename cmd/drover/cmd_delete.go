@@ -76,13 +76,23 @@ func runDelete(ctx context.Context, env *cliEnv, args, files []string, ns, polic
 			return err
 		}
 		for _, o := range objs {
-			if j, ok := o.(*v1.Job); ok {
-				jns := j.GetMetadata().GetNamespace()
-				if jns == "" {
-					jns = ns
-				}
-				targets = append(targets, deleteTarget{kindJob, jns, j.GetMetadata().GetName()})
+			var k kind
+			switch o.(type) {
+			case *v1.Job:
+				k = kindJob
+			case *v1.CronJob:
+				k = kindCronJob
+			case *v1.DaemonSet:
+				k = kindDaemonSet
+			default:
+				continue
 			}
+			md := o.(interface{ GetMetadata() *v1.ObjectMeta }).GetMetadata()
+			ons := md.GetNamespace()
+			if ons == "" {
+				ons = ns
+			}
+			targets = append(targets, deleteTarget{k, ons, md.GetName()})
 		}
 	case len(args) == 0:
 		return fmt.Errorf("name what to delete: KIND NAME, KIND/NAME or -f FILE")
@@ -121,6 +131,10 @@ func runDelete(ctx context.Context, env *cliEnv, args, files []string, ns, polic
 			_, err = c.Pods(t.namespace).Delete(ctx, t.name, opts)
 		case kindNode:
 			_, err = c.Nodes().Delete(ctx, t.name, opts)
+		case kindCronJob:
+			_, err = c.CronJobs(t.namespace).Delete(ctx, t.name, opts)
+		case kindDaemonSet:
+			_, err = c.DaemonSets(t.namespace).Delete(ctx, t.name, opts)
 		default:
 			err = fmt.Errorf("%s cannot be deleted", t.kind.plural)
 		}

@@ -92,8 +92,12 @@ func runDescribe(ctx context.Context, env *cliEnv, args []string, ns string) err
 			return err
 		}
 		return env.describeNode(env.out, node, pods.Items, events)
+	case kindCronJob:
+		return env.runDescribeCronJob(ctx, c, ns, name)
+	case kindDaemonSet:
+		return env.runDescribeDaemonSet(ctx, c, ns, name)
 	}
-	return fmt.Errorf("describe supports jobs, pods and nodes, not %s", k.plural)
+	return fmt.Errorf("describe supports jobs, pods, nodes, cronjobs and daemonsets, not %s", k.plural)
 }
 
 // objectEvents lists the events whose involvedObject is the object (by

@@ -134,6 +134,10 @@ func fetch(ctx context.Context, c *client.Client, k kind, ns string, names []str
 				o, err = c.Pods(ns).Get(ctx, name)
 			case kindNode:
 				o, err = c.Nodes().Get(ctx, name)
+			case kindCronJob:
+				o, err = c.CronJobs(ns).Get(ctx, name)
+			case kindDaemonSet:
+				o, err = c.DaemonSets(ns).Get(ctx, name)
 			case kindEvent:
 				var l *client.List[*v1.Event]
 				l, err = c.Events(ns).List(ctx, client.ListOptions{})
@@ -184,6 +188,22 @@ func fetch(ctx context.Context, c *client.Client, k kind, ns string, names []str
 		for _, o := range l.Items {
 			out = append(out, o)
 		}
+	case kindCronJob:
+		l, err := c.CronJobs(ns).List(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range l.Items {
+			out = append(out, o)
+		}
+	case kindDaemonSet:
+		l, err := c.DaemonSets(ns).List(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range l.Items {
+			out = append(out, o)
+		}
 	case kindEvent:
 		l, err := c.Events(ns).List(ctx, opts)
 		if err != nil {
@@ -227,6 +247,14 @@ func printTable(env *cliEnv, w io.Writer, k kind, objs []object, o tableOptions)
 		}
 	case kindEvent:
 		header = []string{"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"}
+	case kindCronJob, kindDaemonSet:
+		header = append([]string{}, cronJobHeader...)
+		if k == kindDaemonSet {
+			header = append([]string{}, daemonSetHeader...)
+		}
+		if o.wide {
+			header = append(header, "CONTAINERS", "IMAGES", "SELECTOR")
+		}
 	}
 	if o.namespaces {
 		header = append([]string{"NAMESPACE"}, header...)
@@ -243,6 +271,10 @@ func printTable(env *cliEnv, w io.Writer, k kind, objs []object, o tableOptions)
 			row = env.nodeRow(x, o.pods, o.wide)
 		case *v1.Event:
 			row = env.eventRow(x)
+		case *v1.CronJob:
+			row = env.cronJobRow(x, o.wide)
+		case *v1.DaemonSet:
+			row = env.daemonSetRow(x, o.wide)
 		}
 		if o.namespaces {
 			row = append([]string{obj.GetMetadata().GetNamespace()}, row...)

@@ -114,6 +114,9 @@ var (
 	kindPod   = kind{"pod", "pod", "pods", true, "v1", "Pod"}
 	kindNode  = kind{"node", "node", "nodes", false, "v1", "Node"}
 	kindEvent = kind{"event", "event", "events", true, "v1", "Event"}
+	// CronJobs and DaemonSets: cmd_cronjob.go and cmd_daemonset.go.
+	kindCronJob   = kind{"cronjob", "cronjob.batch", "cronjobs.batch", true, "batch/v1", "CronJob"}
+	kindDaemonSet = kind{"daemonset", "daemonset.apps", "daemonsets.apps", true, "apps/v1", "DaemonSet"}
 )
 
 // parseKind reads a kind as kubectl accepts it (jobs, job, job.batch, po ...).
@@ -127,8 +130,12 @@ func parseKind(s string) (kind, error) {
 		return kindNode, nil
 	case "events", "event", "ev":
 		return kindEvent, nil
+	case "cronjobs", "cronjob", "cj", "cronjob.batch", "cronjobs.batch":
+		return kindCronJob, nil
+	case "daemonsets", "daemonset", "ds", "daemonset.apps", "daemonsets.apps":
+		return kindDaemonSet, nil
 	}
-	return kind{}, fmt.Errorf("unknown resource type %q: use jobs, pods, nodes or events", s)
+	return kind{}, fmt.Errorf("unknown resource type %q: use jobs, pods, nodes, events, cronjobs or daemonsets", s)
 }
 
 // splitTarget reads "kind/name" or ("kind", "name").

@@ -232,8 +232,8 @@ func TestParseKind(t *testing.T) {
 			t.Errorf("parseKind(%q) = %v, %v", in, got, err)
 		}
 	}
-	if _, err := parseKind("cronjobs"); err == nil {
-		t.Error("parseKind(cronjobs): want an error")
+	if _, err := parseKind("deployments"); err == nil {
+		t.Error("parseKind(deployments): want an error")
 	}
 }
 
@@ -289,7 +289,7 @@ func TestGetEmptyAndErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"get", "job", "nope"}, `jobs.batch "nope" not found`},
-		{[]string{"get", "cronjobs"}, `unknown resource type "cronjobs": use jobs, pods, nodes or events`},
+		{[]string{"get", "deployments"}, `unknown resource type "deployments": use jobs, pods, nodes, events, cronjobs or daemonsets`},
 		{[]string{"get", "jobs", "-o", "xml"}, `unknown output format "xml": use table, wide, json, yaml, name or jsonpath=TEMPLATE`},
 		{[]string{"get", "jobs", "-l", "a in ("}, `labels: parse "a in (": missing ')' for "a"`},
 	} {

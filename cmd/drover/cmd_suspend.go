@@ -43,6 +43,9 @@ func runSuspend(ctx context.Context, env *cliEnv, args []string, ns string, susp
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if handled, err := suspendCronJobs(ctx, env, args, ns, suspend); handled {
+		return err // SPEC C6: cmd_cronjob.go
+	}
 	var names []string
 	switch {
 	case len(args) == 0:
