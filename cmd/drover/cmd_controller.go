@@ -13,6 +13,7 @@ func init() {
 	var (
 		endpoints, listen, identity, logLevel string
 		electionTTL                           time.Duration
+		cronMinute                            time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -38,7 +39,7 @@ over at once.`,
 				return err
 			}
 			defer cli.Close()
-			c, err := controller.New(controller.Config{Etcd: cli, Listen: listen, Identity: identity, ElectionTTL: electionTTL, Logger: lg})
+			c, err := controller.New(controller.Config{Etcd: cli, Listen: listen, Identity: identity, ElectionTTL: electionTTL, Logger: lg, CronMinute: cronMinute})
 			if err != nil {
 				return err
 			}
@@ -54,5 +55,6 @@ over at once.`,
 	f.StringVar(&identity, "identity", "", "this replica's name in the election (default hostname-pid)")
 	f.DurationVar(&electionTTL, "election-ttl", controller.DefaultElectionTTL, "leader election session TTL: a dead leader is replaced within it")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	addCronMinuteFlag(cmd, &cronMinute)
 	rootCmd.AddCommand(cmd)
 }

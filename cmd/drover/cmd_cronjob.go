@@ -9,6 +9,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
@@ -21,6 +22,16 @@ import (
 )
 
 func init() { rootCmd.AddCommand(newCreateCmd(stdEnv)) }
+
+// addCronMinuteFlag defines the hidden --cron-minute test hook of `drover
+// controller` and `drover dev`: the length of a CronJob schedule minute.
+// With 1s, "* * * * *" runs every second and every schedule runs 60 times
+// faster; Jobs are then named by seconds since the epoch. The production
+// code path is the same (docs/cronjobs-daemonsets.md).
+func addCronMinuteFlag(cmd *cobra.Command, d *time.Duration) {
+	cmd.Flags().DurationVar(d, "cron-minute", time.Minute, "length of a CronJob schedule minute (a test hook)")
+	_ = cmd.Flags().MarkHidden("cron-minute")
+}
 
 var cronJobHeader = []string{"NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "NEXT RUN", "AGE"}
 

@@ -21,6 +21,7 @@ func init() {
 		etcdListen, listen, dataDir, logLevel string
 		workers                               int
 		heartbeat, leaseTTL, electionTTL      time.Duration
+		cronMinute                            time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -60,7 +61,7 @@ With --workers 0 only etcd and the controller run, so that separate
 			}
 			return runDev(devConfig{
 				dataDir: dataDir, etcdListen: etcdListen, listen: listen, workers: workers,
-				heartbeat: heartbeat, leaseTTL: leaseTTL, electionTTL: electionTTL,
+				heartbeat: heartbeat, leaseTTL: leaseTTL, electionTTL: electionTTL, cronMinute: cronMinute,
 			}, lg)
 		},
 	}
@@ -73,6 +74,7 @@ With --workers 0 only etcd and the controller run, so that separate
 	f.DurationVar(&leaseTTL, "lease-ttl", worker.DefaultLeaseTTL, "worker lease TTL: a silent worker's pods are replaced after it")
 	f.DurationVar(&electionTTL, "election-ttl", controller.DefaultElectionTTL, "leader election session TTL")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	addCronMinuteFlag(cmd, &cronMinute)
 	rootCmd.AddCommand(cmd)
 }
 
@@ -80,6 +82,7 @@ type devConfig struct {
 	dataDir, etcdListen, listen      string
 	workers                          int
 	heartbeat, leaseTTL, electionTTL time.Duration
+	cronMinute                       time.Duration
 }
 
 func runDev(cfg devConfig, lg *zap.Logger) error {
@@ -93,7 +96,7 @@ func runDev(cfg devConfig, lg *zap.Logger) error {
 		return err
 	}
 	defer cli.Close()
-	ctrl, err := controller.New(controller.Config{Etcd: cli, Listen: cfg.listen, Identity: "dev-controller", ElectionTTL: cfg.electionTTL, Logger: lg})
+	ctrl, err := controller.New(controller.Config{Etcd: cli, Listen: cfg.listen, Identity: "dev-controller", ElectionTTL: cfg.electionTTL, Logger: lg, CronMinute: cfg.cronMinute})
 	if err != nil {
 		return err
 	}
