@@ -10,6 +10,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"k8s.io/utils/clock"
+
+	"github.com/drover-dev/drover/internal/metrics"
 )
 
 // Renewal retry backoff (SPEC N1): 200 ms, doubling, capped at 7 s.
@@ -85,6 +87,7 @@ type heartbeat struct {
 	// arm sets the runtime's dead-man switch.
 	arm  func(ctx context.Context, killAfter time.Duration) error
 	sess *session
+	m    *metrics.Worker // may be nil
 
 	mu       sync.Mutex
 	st       HeartbeatStatus
@@ -102,6 +105,7 @@ func newHeartbeat(w *Worker) *heartbeat {
 		register: w.register,
 		arm:      func(ctx context.Context, d time.Duration) error { return w.rt.Fence(ctx, d) },
 		sess:     w.sess,
+		m:        w.cfg.Metrics,
 		kick:     make(chan struct{}, 1),
 	}
 }
@@ -226,6 +230,9 @@ func (h *heartbeat) succeeded(ctx context.Context, lease clientv3.LeaseID, sent 
 	h.st.ConsecutiveFailures = 0
 	h.deadline = deadline
 	h.mu.Unlock()
+	if h.m != nil {
+		h.m.RenewSeconds.Observe(now.Sub(sent).Seconds())
+	}
 	select {
 	case h.kick <- struct{}{}:
 	default:
@@ -247,6 +254,9 @@ func (h *heartbeat) failed(err error) int {
 	h.st.Failures++
 	n := h.st.ConsecutiveFailures
 	h.mu.Unlock()
+	if h.m != nil {
+		h.m.RenewFailures.Inc()
+	}
 	h.lg.Warn("lease renewal failed", zap.Int("failures", n), zap.Duration("retry_in", renewBackoff(n)), zap.Error(err))
 	return n
 }
@@ -258,6 +268,9 @@ func (h *heartbeat) fence(why string) {
 	if !h.st.Fenced {
 		h.st.Fenced = true
 		h.st.Fences++
+		if h.m != nil {
+			h.m.Fences.Inc()
+		}
 	}
 	h.mu.Unlock()
 	if h.sess.fence() {

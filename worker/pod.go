@@ -107,6 +107,8 @@ type podWorker struct {
 	written   *v1.PodStatus // last status written (built against nil)
 	retryAt   time.Time
 	finalized bool
+	// running is set while the pod counts in the running-pods gauge.
+	running bool
 }
 
 func newPodWorker(m *podManager, pod *v1.Pod) *podWorker {
@@ -172,6 +174,7 @@ func (p *podWorker) fence() {
 // containers, or ctx ends.
 func (p *podWorker) run(ctx context.Context) {
 	defer p.background.Wait()
+	defer p.countRunning(false)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if err := retry(ctx, p.clock, func() error { return p.init(ctx) }); err != nil {
@@ -527,6 +530,10 @@ func (p *podWorker) report(ctx context.Context, v podView, now time.Time) error 
 	switch {
 	case err == nil:
 		p.written = built
+		p.countRunning(built.GetPhase() == PhaseRunning)
+		if m := p.m.metrics; m != nil {
+			m.StatusWrites.Inc()
+		}
 		if IsTerminal(built.GetPhase()) {
 			p.finalized = true
 			p.lg.Info("pod finished", zap.String("phase", built.GetPhase()))
@@ -553,6 +560,21 @@ func (p *podWorker) report(ctx context.Context, v podView, now time.Time) error 
 			p.lg.Warn("cannot write pod status", zap.Error(err))
 		}
 		return err
+	}
+}
+
+// countRunning keeps the running-pods gauge in step with the phase the
+// worker last reported.
+func (p *podWorker) countRunning(running bool) {
+	m := p.m.metrics
+	if m == nil || running == p.running {
+		return
+	}
+	p.running = running
+	if running {
+		m.RunningPods.Inc()
+	} else {
+		m.RunningPods.Dec()
 	}
 }
 

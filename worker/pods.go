@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 	"k8s.io/utils/clock"
 
+	"github.com/drover-dev/drover/internal/metrics"
 	runtimev1 "github.com/drover-dev/drover/pkg/api/drover/runtime/v1"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/store"
@@ -26,13 +27,14 @@ const resyncTimeout = 10 * time.Second
 // assigned pod. While the session is not active (before registration, or
 // fenced) it starts nothing; when the session ends it kills every container.
 type podManager struct {
-	lg     *zap.Logger
-	clock  clock.WithTicker
-	rt     runtime.Backend
-	st     *store.Store
-	node   string
-	hostIP string
-	sess   *session
+	lg      *zap.Logger
+	clock   clock.WithTicker
+	rt      runtime.Backend
+	st      *store.Store
+	node    string
+	hostIP  string
+	sess    *session
+	metrics *metrics.Worker // may be nil
 
 	// gate orders container starts against a fence: starts hold it for
 	// reading, the fence takes it for writing.
@@ -54,15 +56,16 @@ type podEntry struct {
 
 func newPodManager(w *Worker, rt runtime.Backend) *podManager {
 	return &podManager{
-		lg:     w.cfg.Logger.Named("pods").With(zap.String("node", w.cfg.NodeName)),
-		clock:  w.clock,
-		rt:     rt,
-		st:     w.st,
-		node:   w.cfg.NodeName,
-		hostIP: w.hostIP,
-		sess:   w.sess,
-		pods:   map[string]*podEntry{},
-		byKey:  map[string]string{},
+		lg:      w.cfg.Logger.Named("pods").With(zap.String("node", w.cfg.NodeName)),
+		clock:   w.clock,
+		rt:      rt,
+		st:      w.st,
+		node:    w.cfg.NodeName,
+		hostIP:  w.hostIP,
+		sess:    w.sess,
+		metrics: w.cfg.Metrics,
+		pods:    map[string]*podEntry{},
+		byKey:   map[string]string{},
 	}
 }
 

@@ -51,7 +51,6 @@ func (w *Worker) register(ctx context.Context, lease clientv3.LeaseID) error {
 	status := &v1.NodeStatus{
 		Capacity:        w.cfg.Capacity,
 		Allocatable:     w.cfg.Capacity,
-		Addresses:       []*v1.NodeAddress{{Type: AddressAgentEndpoint, Address: w.cfg.AdvertiseAddr}},
 		LeaseId:         int64(lease),
 		LeaseTtlSeconds: int64(w.cfg.LeaseTTL.Seconds()),
 		Runtime:         w.cfg.RuntimeName,
@@ -60,6 +59,9 @@ func (w *Worker) register(ctx context.Context, lease clientv3.LeaseID) error {
 			Message:           "the worker holds lease " + strconv.FormatInt(int64(lease), 16),
 			LastHeartbeatTime: now, LastTransitionTime: now,
 		}},
+	}
+	if w.cfg.AdvertiseAddr != "" { // none without a NodeAgentService
+		status.Addresses = []*v1.NodeAddress{{Type: AddressAgentEndpoint, Address: w.cfg.AdvertiseAddr}}
 	}
 	for {
 		node, err := w.st.Nodes().Get(ctx, "", w.cfg.NodeName)

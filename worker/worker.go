@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"k8s.io/utils/clock"
 
+	"github.com/drover-dev/drover/internal/metrics"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/worker/runtime"
@@ -60,6 +61,16 @@ type Config struct {
 	// RuntimeSocket is the unix socket of the RuntimeService, served by the
 	// Worker itself (default DataDir/runtime.sock).
 	RuntimeSocket string
+	// InProcessRuntime makes the Worker call Runtime directly instead of
+	// through the RuntimeService on a unix socket (hollow nodes: no socket,
+	// no gRPC server). It needs Runtime; DataDir may then be empty.
+	InProcessRuntime bool
+	// NoAgent disables the NodeAgentService (pod logs): no listener, and
+	// the node publishes no AgentEndpoint address (hollow nodes).
+	NoAgent bool
+	// Metrics, if set, receives the worker's metrics (heartbeat renewals,
+	// running pods, status writes). Several Workers may share one.
+	Metrics *metrics.Worker
 	// AgentListen is where the NodeAgentService (logs) listens (default
 	// 127.0.0.1:0, a free port).
 	AgentListen string
@@ -106,7 +117,11 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Etcd == nil {
 		return nil, errors.New("worker: no etcd client")
 	}
-	if cfg.DataDir == "" {
+	inProcess := cfg.InProcessRuntime
+	if inProcess && cfg.Runtime == nil {
+		return nil, errors.New("worker: an in-process runtime needs Config.Runtime")
+	}
+	if cfg.DataDir == "" && !inProcess {
 		return nil, errors.New("worker: no data directory")
 	}
 	if cfg.HeartbeatInterval <= 0 {
@@ -134,16 +149,18 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Capacity == nil {
 		cfg.Capacity = DefaultCapacity()
 	}
-	dataDir, err := filepath.Abs(cfg.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("worker: %w", err)
+	if cfg.DataDir != "" {
+		dataDir, err := filepath.Abs(cfg.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("worker: %w", err)
+		}
+		cfg.DataDir = dataDir
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return nil, fmt.Errorf("worker: data dir: %w", err)
+		}
 	}
-	cfg.DataDir = dataDir
-	if cfg.RuntimeSocket == "" {
+	if cfg.RuntimeSocket == "" && !inProcess {
 		cfg.RuntimeSocket = filepath.Join(cfg.DataDir, "runtime.sock")
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-		return nil, fmt.Errorf("worker: data dir: %w", err)
 	}
 	local := cfg.Runtime
 	if local == nil {
@@ -153,17 +170,24 @@ func New(cfg Config) (*Worker, error) {
 		}
 		local, cfg.RuntimeName = proc, process.Name
 	}
-	rtLis, err := runtime.Listen(cfg.RuntimeSocket)
-	if err != nil {
-		return nil, fmt.Errorf("worker: %w", err)
+	var rtLis, agentLis net.Listener
+	if !inProcess {
+		var err error
+		if rtLis, err = runtime.Listen(cfg.RuntimeSocket); err != nil {
+			return nil, fmt.Errorf("worker: %w", err)
+		}
 	}
-	agentLis, err := net.Listen("tcp", cfg.AgentListen)
-	if err != nil {
-		rtLis.Close()
-		return nil, fmt.Errorf("worker: agent listen: %w", err)
-	}
-	if cfg.AdvertiseAddr == "" {
-		cfg.AdvertiseAddr = advertise(agentLis.Addr().String())
+	if !cfg.NoAgent {
+		var err error
+		if agentLis, err = net.Listen("tcp", cfg.AgentListen); err != nil {
+			if rtLis != nil {
+				rtLis.Close()
+			}
+			return nil, fmt.Errorf("worker: agent listen: %w", err)
+		}
+		if cfg.AdvertiseAddr == "" {
+			cfg.AdvertiseAddr = advertise(agentLis.Addr().String())
+		}
 	}
 	host, _, _ := net.SplitHostPort(cfg.AdvertiseAddr)
 	lg := cfg.Logger.Named("worker").With(zap.String("node", cfg.NodeName))
@@ -194,6 +218,23 @@ func (w *Worker) DataDir() string { return w.cfg.DataDir }
 // Heartbeat reports the lease heartbeat's state; safe to call at any time.
 func (w *Worker) Heartbeat() HeartbeatStatus { return w.hb.status() }
 
+// Ready returns nil when the worker is registered, not fenced, and its last
+// renewal is recent enough that the fence deadline has not passed; else
+// why not (for /readyz).
+func (w *Worker) Ready() error {
+	st := w.hb.status()
+	switch {
+	case st.Registrations == 0:
+		return errors.New("not registered")
+	case st.Fenced:
+		return errors.New("fenced: the lease could not be renewed")
+	}
+	if age := w.clock.Since(st.LastRenewal); age >= w.cfg.LeaseTTL-FenceMargin(w.cfg.LeaseTTL) {
+		return fmt.Errorf("lease last renewed %v ago", age.Round(time.Millisecond))
+	}
+	return nil
+}
+
 // Run runs the worker until ctx ends: the RuntimeService, the lease
 // heartbeat and fence, the assignment watch and the NodeAgentService. It
 // returns nil once ctx has ended and every goroutine it started has
@@ -202,40 +243,47 @@ func (w *Worker) Heartbeat() HeartbeatStatus { return w.hb.status() }
 // restarts within the lease TTL keeps its pods. Pods are killed by the
 // runtime's fence only if no worker renews the lease in time (N4).
 func (w *Worker) Run(ctx context.Context) error {
-	defer w.agentLis.Close()
+	if w.agentLis != nil {
+		defer w.agentLis.Close()
+	}
 	if c, ok := w.local.(io.Closer); ok {
 		defer c.Close()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return runtime.ServeListener(ctx, w.rtLis, w.local) })
-	conn, closer, err := runtime.Dial(ctx, w.cfg.RuntimeSocket)
-	if err != nil {
-		cancel()
-		g.Wait()
-		return fmt.Errorf("worker: %w", err)
+	rt := w.local
+	if !w.cfg.InProcessRuntime {
+		g.Go(func() error { return runtime.ServeListener(ctx, w.rtLis, w.local) })
+		conn, closer, err := runtime.Dial(ctx, w.cfg.RuntimeSocket)
+		if err != nil {
+			cancel()
+			g.Wait()
+			return fmt.Errorf("worker: %w", err)
+		}
+		defer closer.Close()
+		rt = runtime.NewClient(conn)
 	}
-	defer closer.Close()
-	rt := runtime.NewClient(conn)
 	w.rt = rt
 	w.pods = newPodManager(w, rt)
-	agent := grpc.NewServer()
-	v1.RegisterNodeAgentServiceServer(agent, &agentServer{w: w, rt: rt})
 
 	g.Go(func() error { return w.hb.run(ctx) })
 	g.Go(func() error { w.hb.watchdog(ctx); return nil })
 	g.Go(func() error { return w.pods.run(ctx) })
-	g.Go(func() error {
-		stop := context.AfterFunc(ctx, agent.Stop)
-		defer stop()
-		if err := agent.Serve(w.agentLis); err != nil && ctx.Err() == nil {
-			return fmt.Errorf("worker: agent server: %w", err)
-		}
-		return nil
-	})
+	if w.agentLis != nil {
+		agent := grpc.NewServer()
+		v1.RegisterNodeAgentServiceServer(agent, &agentServer{w: w, rt: rt})
+		g.Go(func() error {
+			stop := context.AfterFunc(ctx, agent.Stop)
+			defer stop()
+			if err := agent.Serve(w.agentLis); err != nil && ctx.Err() == nil {
+				return fmt.Errorf("worker: agent server: %w", err)
+			}
+			return nil
+		})
+	}
 	w.lg.Info("worker started", zap.String("agent", w.cfg.AdvertiseAddr), zap.String("data_dir", w.cfg.DataDir))
-	err = g.Wait()
+	err := g.Wait()
 	w.lg.Info("worker stopped")
 	return err
 }

@@ -355,7 +355,7 @@ func (r *Runtime) Fence(_ context.Context, killAfter time.Duration) error {
 
 // Close stops the fence timer; running containers run on until their
 // duration ends. Use it when the runtime is dropped.
-func (r *Runtime) Close() {
+func (r *Runtime) Close() error {
 	r.mu.Lock()
 	r.fenceGen++
 	old := r.fence
@@ -364,4 +364,5 @@ func (r *Runtime) Close() {
 	if old != nil {
 		old.Stop()
 	}
+	return nil
 }

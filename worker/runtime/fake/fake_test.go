@@ -24,7 +24,7 @@ func newRuntime(t *testing.T, cfg Config) (*Runtime, *testingclock.FakeClock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(r.Close)
+	t.Cleanup(func() { _ = r.Close() })
 	return r, clk
 }
 
