@@ -1,21 +1,3 @@
-// Package client is Drover's Go SDK: typed access to the DroverService gRPC
-// API (SPEC I1) that every controller replica serves. The drover CLI uses
-// nothing else.
-//
-// A Client is safe for concurrent use. Calls take a context: cancelling it
-// abandons the call (and ends a watch or a log stream). Idempotent calls
-// (Get, List, Delete, opening a Watch or a log stream) are retried with
-// exponential backoff while the server answers Unavailable (no leader yet,
-// store unreachable, replica restarting), up to a bounded number of
-// attempts; Create and Update are never retried. Errors keep their gRPC
-// status: test them with IsNotFound, IsAlreadyExists, IsInvalid, IsConflict
-// and IsUnavailable, or errors.Is against ErrNotFound and its siblings, and
-// read the field errors of an invalid object with FieldErrors.
-//
-//	c, err := client.New(ctx, "127.0.0.1:7070")
-//	if err != nil { ... }
-//	defer c.Close()
-//	job, err := c.Jobs("default").Get(ctx, "pi")
 package client
 
 import (

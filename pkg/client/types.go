@@ -29,6 +29,7 @@ func (o ListOptions) proto() *v1.ListOptions {
 
 // List is one list result.
 type List[T any] struct {
+	// Items are the objects, ordered by namespace and name.
 	Items []T
 	// ResourceVersion is the store revision the list was read at: watch from
 	// it to see every later change.

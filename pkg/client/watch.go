@@ -35,7 +35,9 @@ type Object interface {
 // WatchEvent is one change. For Deleted, Object is the last state, with
 // metadata.resourceVersion set to the revision of the deletion.
 type WatchEvent[T Object] struct {
-	Type   EventType
+	// Type says what happened: Added, Modified, Deleted (or Bookmark).
+	Type EventType
+	// Object is the object after the change (before it, for Deleted).
 	Object T
 }
 
