@@ -169,7 +169,7 @@ func (c *cluster) startWorkerWith(name string, o workerOpts) *proc {
 // newHACluster runs etcd in the test process (so that every drover process
 // can be killed) and n `drover controller` replicas c1..cn with the given
 // election TTL. The CLI gets every replica's address and fails over.
-func newHACluster(t *testing.T, n int, electionTTL string) (*cluster, []string) {
+func newHACluster(t *testing.T, n int, electionTTL string, extra ...string) (*cluster, []string) {
 	t.Helper()
 	cli, srv := etcdtest.Start(t)
 	c := &cluster{t: t, dir: t.TempDir(), etcdAddr: strings.TrimPrefix(srv.Endpoint(), "http://"), etcd: cli}
@@ -178,7 +178,7 @@ func newHACluster(t *testing.T, n int, electionTTL string) (*cluster, []string) 
 	for i := 1; i <= n; i++ {
 		addr := freeAddr(t)
 		addrs = append(addrs, addr)
-		c.startController(fmt.Sprintf("c%d", i), addr, electionTTL)
+		c.startController(fmt.Sprintf("c%d", i), addr, electionTTL, extra...)
 	}
 	c.api = strings.Join(addrs, ",")
 	c.eventually("a leader", 30*time.Second, func() error {
@@ -193,14 +193,14 @@ func newHACluster(t *testing.T, n int, electionTTL string) (*cluster, []string) 
 
 // startController starts one controller replica named name (its election
 // identity and log name; a restart gets a numbered log).
-func (c *cluster) startController(name, listen, electionTTL string) *proc {
+func (c *cluster) startController(name, listen, electionTTL string, extra ...string) *proc {
 	c.t.Helper()
 	logName := name
 	for i := 2; c.proc(logName) != nil; i++ {
 		logName = fmt.Sprintf("%s-%d", name, i)
 	}
-	return c.start(logName, "controller", "--etcd-endpoints", "http://"+c.etcdAddr, "--listen", listen,
-		"--identity", name, "--election-ttl", electionTTL, "--log-level", "debug")
+	return c.start(logName, append([]string{"controller", "--etcd-endpoints", "http://" + c.etcdAddr, "--listen", listen,
+		"--identity", name, "--election-ttl", electionTTL, "--log-level", "debug"}, extra...)...)
 }
 
 // proc returns the process started under log name, or nil.
