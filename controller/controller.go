@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -25,7 +26,10 @@ import (
 	"github.com/drover-dev/drover/controller/job"
 	"github.com/drover-dev/drover/controller/leader"
 	"github.com/drover-dev/drover/controller/node"
+	"github.com/drover-dev/drover/controller/queue"
 	"github.com/drover-dev/drover/controller/scheduler"
+	"github.com/drover-dev/drover/internal/metrics"
+	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
@@ -51,6 +55,9 @@ type Config struct {
 	// minute. Tests set it to a second so that schedules run 60 times
 	// faster (drover controller --cron-minute; docs/cronjobs-daemonsets.md).
 	CronMinute time.Duration
+	// Metrics, if set, receives reconcile counts and latencies, work-queue
+	// depths, and pods created and bound (observed in the leader's cache).
+	Metrics *metrics.Controller
 }
 
 // Controller is one replica.
@@ -59,6 +66,8 @@ type Controller struct {
 	lis  net.Listener
 	grpc *grpc.Server
 	lg   *zap.Logger
+
+	serving atomic.Bool
 
 	mu      sync.Mutex
 	leading bool
@@ -105,10 +114,24 @@ func (c *Controller) Leading() bool {
 	return c.leading
 }
 
+// Ready returns nil when the API serves and etcd answers a read within
+// ctx, else why not (for /readyz). A replica that does not lead is ready.
+func (c *Controller) Ready(ctx context.Context) error {
+	if !c.serving.Load() {
+		return fmt.Errorf("api not serving")
+	}
+	if _, err := c.cfg.Etcd.Get(ctx, store.Root, clientv3.WithPrefix(), clientv3.WithCountOnly(), clientv3.WithLimit(1)); err != nil {
+		return fmt.Errorf("etcd: %w", err)
+	}
+	return nil
+}
+
 // Run serves the API and takes part in the election until ctx ends; then it
 // resigns (handing over at once) and stops the API.
 func (c *Controller) Run(ctx context.Context) error {
 	serveErr := make(chan error, 1)
+	c.serving.Store(true)
+	defer c.serving.Store(false)
 	go func() { serveErr <- c.grpc.Serve(c.lis) }()
 	c.lg.Info("serving api", zap.String("addr", c.Addr()))
 	el := leader.New(c.cfg.Etcd, c.cfg.Identity, c.cfg.ElectionTTL, c.cfg.Logger)
@@ -139,6 +162,12 @@ func (c *Controller) lead(ctx context.Context, st *store.Store) {
 	defer c.setLeading(false)
 	lg, clk := c.cfg.Logger, c.cfg.Clock
 	ca := cache.New(st, lg)
+	if m := c.cfg.Metrics; m != nil {
+		m.Leading.Set(1)
+		defer m.Leading.Set(0)
+		ctx = queue.WithObserver(ctx, queueMetrics{m})
+		ca.AddHandler(func(ch cache.Change) { countPods(m, ch) })
+	}
 	runners := []func(context.Context){
 		job.New(st, ca, clk, lg).Run,
 		scheduler.New(st, ca, clk, lg).Run,
@@ -163,6 +192,30 @@ func (c *Controller) lead(ctx context.Context, st *store.Store) {
 		go func() { defer wg.Done(); run(ctx) }()
 	}
 	wg.Wait()
+}
+
+// queueMetrics reports the reconcilers' queues and reconciles to metrics.
+type queueMetrics struct{ m *metrics.Controller }
+
+func (q queueMetrics) QueueStarted(name string, wq *queue.Queue) { q.m.SetQueueDepth(name, wq.Len) }
+func (q queueMetrics) Reconciled(name string, d time.Duration, err error) {
+	q.m.ObserveReconcile(name, d, err)
+}
+
+// countPods counts pod creations and bindings seen in the cache (not on a
+// resync, which reports every object as unchanged).
+func countPods(m *metrics.Controller, ch cache.Change) {
+	p, ok := ch.New.(*v1.Pod)
+	if !ok || ch.Old == ch.New {
+		return
+	}
+	old, _ := ch.Old.(*v1.Pod)
+	if old == nil {
+		m.PodsCreated.Inc()
+	}
+	if p.GetSpec().GetNodeName() != "" && old.GetSpec().GetNodeName() == "" {
+		m.PodsBound.Inc()
+	}
 }
 
 func (c *Controller) setLeading(b bool) {

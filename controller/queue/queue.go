@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -215,7 +216,18 @@ var ErrTerminal = errors.New("queue: terminal error")
 
 // Run drains q with workers goroutines until ctx ends, then shuts q down and
 // waits for the workers.
+//
+// If ctx carries an Observer (WithObserver), Run reports q and every
+// reconcile to it under the last segment of lg's name ("job", "node" …).
 func Run(ctx context.Context, q *Queue, workers int, lg *zap.Logger, fn ReconcileFunc) {
+	obs := ObserverFrom(ctx)
+	name := lg.Name()
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		name = name[i+1:]
+	}
+	if obs != nil {
+		obs.QueueStarted(name, q)
+	}
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
@@ -226,7 +238,7 @@ func Run(ctx context.Context, q *Queue, workers int, lg *zap.Logger, fn Reconcil
 				if !ok {
 					return
 				}
-				process(ctx, q, lg, fn, key)
+				process(ctx, q, lg, fn, key, name, obs)
 			}
 		}()
 	}
@@ -235,8 +247,9 @@ func Run(ctx context.Context, q *Queue, workers int, lg *zap.Logger, fn Reconcil
 	wg.Wait()
 }
 
-func process(ctx context.Context, q *Queue, lg *zap.Logger, fn ReconcileFunc, key string) {
+func process(ctx context.Context, q *Queue, lg *zap.Logger, fn ReconcileFunc, key, name string, obs Observer) {
 	defer q.Done(key)
+	start := time.Now()
 	res, err := func() (res Result, err error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -245,6 +258,9 @@ func process(ctx context.Context, q *Queue, lg *zap.Logger, fn ReconcileFunc, ke
 		}()
 		return fn(ctx, key)
 	}()
+	if obs != nil {
+		obs.Reconciled(name, time.Since(start), err)
+	}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		// Shutting down: nothing to retry.
@@ -262,6 +278,29 @@ func process(ctx context.Context, q *Queue, lg *zap.Logger, fn ReconcileFunc, ke
 	default:
 		q.Forget(key)
 	}
+}
+
+// Observer is told about the queues Run drains and their reconciles, for
+// metrics. Its methods must not block.
+type Observer interface {
+	// QueueStarted is called when Run starts draining q for controller.
+	QueueStarted(controller string, q *Queue)
+	// Reconciled is called after each reconcile with its duration and error.
+	Reconciled(controller string, d time.Duration, err error)
+}
+
+type observerKey struct{}
+
+// WithObserver returns a ctx that makes Run report to obs.
+func WithObserver(ctx context.Context, obs Observer) context.Context {
+	return context.WithValue(ctx, observerKey{}, obs)
+}
+
+// ObserverFrom returns the Observer ctx carries, or nil; loops that do not
+// use Run (the scheduler) report their passes to it.
+func ObserverFrom(ctx context.Context) Observer {
+	obs, _ := ctx.Value(observerKey{}).(Observer)
+	return obs
 }
 
 func isTerminal(err error) bool { return errors.Is(err, ErrTerminal) }

@@ -19,6 +19,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/drover-dev/drover/controller/cache"
+	"github.com/drover-dev/drover/controller/queue"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/quantity"
 	"github.com/drover-dev/drover/pkg/store"
@@ -57,13 +58,19 @@ func (s *Scheduler) Trigger() {
 // Run schedules until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) {
 	s.Trigger()
+	obs := queue.ObserverFrom(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.trigger:
 		}
-		if err := s.pass(ctx); err != nil && ctx.Err() == nil {
+		start := s.clk.Now()
+		err := s.pass(ctx)
+		if obs != nil {
+			obs.Reconciled("scheduler", s.clk.Since(start), err)
+		}
+		if err != nil && ctx.Err() == nil {
 			if errors.Is(err, store.ErrNotLeader) {
 				s.lg.Info("fenced out, stopping")
 				return
