@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/drover-dev/drover/controller"
+	"github.com/drover-dev/drover/internal/metrics"
 )
 
 func init() {
@@ -14,6 +15,7 @@ func init() {
 		endpoints, listen, identity, logLevel string
 		electionTTL                           time.Duration
 		cronMinute                            time.Duration
+		observe                               observeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "controller",
@@ -39,12 +41,19 @@ over at once.`,
 				return err
 			}
 			defer cli.Close()
-			c, err := controller.New(controller.Config{Etcd: cli, Listen: listen, Identity: identity, ElectionTTL: electionTTL, Logger: lg, CronMinute: cronMinute})
+			reg := metrics.NewRegistry()
+			c, err := controller.New(controller.Config{Etcd: cli, Listen: listen, Identity: identity, ElectionTTL: electionTTL, Logger: lg, CronMinute: cronMinute,
+				Metrics: metrics.NewController(reg)})
 			if err != nil {
 				return err
 			}
 			ctx, cancel := signalContext()
 			defer cancel()
+			wait, err := observe.start(ctx, lg, reg, c.Ready)
+			if err != nil {
+				return err
+			}
+			defer func() { cancel(); wait() }()
 			lg.Info("controller starting", zap.String("api", c.Addr()), zap.String("etcd", endpoints))
 			return c.Run(ctx)
 		},
@@ -56,5 +65,6 @@ over at once.`,
 	f.DurationVar(&electionTTL, "election-ttl", controller.DefaultElectionTTL, "leader election session TTL: a dead leader is replaced within it")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	addCronMinuteFlag(cmd, &cronMinute)
+	observe.register(f)
 	rootCmd.AddCommand(cmd)
 }

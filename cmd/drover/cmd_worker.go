@@ -11,8 +11,10 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/drover-dev/drover/internal/metrics"
 	"github.com/drover-dev/drover/worker"
 	"github.com/drover-dev/drover/worker/runtime/docker"
+	"github.com/drover-dev/drover/worker/runtime/fake"
 	"github.com/drover-dev/drover/worker/runtime/process"
 )
 
@@ -22,6 +24,8 @@ func init() {
 		labels, capacity, logLevel                               string
 		dockerSocket, dockerNetwork, dockerPIDContainer          string
 		heartbeat, leaseTTL                                      time.Duration
+		fakeOpts                                                 fakeFlags
+		observe                                                  observeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -54,8 +58,8 @@ TTL, the shims kill them.`,
   drover worker --listen 0.0.0.0:7071 --capacity cpu=4,memory=8Gi`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if runtimeName != process.Name && runtimeName != docker.Name {
-				return fmt.Errorf("--runtime %q: one of %q, %q", runtimeName, process.Name, docker.Name)
+			if runtimeName != process.Name && runtimeName != docker.Name && runtimeName != fake.Name {
+				return fmt.Errorf("--runtime %q: one of %q, %q, %q", runtimeName, process.Name, docker.Name, fake.Name)
 			}
 			if name == "" {
 				h, err := os.Hostname()
@@ -126,12 +130,27 @@ TTL, the shims kill them.`,
 			if rt != nil {
 				wcfg.Runtime, wcfg.RuntimeName = rt, docker.Name
 			}
+			if runtimeName == fake.Name {
+				frt, err := fakeOpts.runtime()
+				if err != nil {
+					return err
+				}
+				// The fake keeps its containers in memory: no socket.
+				wcfg.Runtime, wcfg.RuntimeName, wcfg.InProcessRuntime = frt, fake.Name, true
+			}
+			reg := metrics.NewRegistry()
+			wcfg.Metrics = metrics.NewWorker(reg)
 			w, err := worker.New(wcfg)
 			if err != nil {
 				return err
 			}
 			ctx, cancel := signalContext()
 			defer cancel()
+			wait, err := observe.start(ctx, lg, reg, func(context.Context) error { return w.Ready() })
+			if err != nil {
+				return err
+			}
+			defer func() { cancel(); wait() }()
 			lg.Info("worker starting", zap.String("node", name), zap.String("etcd", endpoints),
 				zap.String("agent", w.AgentAddr()), zap.String("data_dir", w.DataDir()))
 			return w.Run(ctx)
@@ -142,7 +161,9 @@ TTL, the shims kill them.`,
 	f.StringVar(&name, "name", "", "node name (default this machine's hostname)")
 	f.DurationVar(&heartbeat, "heartbeat-interval", worker.DefaultHeartbeatInterval, "how often the lease is renewed")
 	f.DurationVar(&leaseTTL, "lease-ttl", worker.DefaultLeaseTTL, "lease TTL, whole seconds; pods are killed after 3/4 of it without a renewal")
-	f.StringVar(&runtimeName, "runtime", process.Name, "container runtime: process (pods run as local processes; the image is ignored) or docker (pods run as Docker containers)")
+	f.StringVar(&runtimeName, "runtime", process.Name, "container runtime: process (pods run as local processes; the image is ignored), docker (pods run as Docker containers) or fake (hollow node: pods pretend to run for --fake-duration, no processes)")
+	fakeOpts.register(f)
+	observe.register(f)
 	f.StringVar(&dockerSocket, "docker-socket", docker.DefaultSocket, "--runtime docker: the Docker Engine's unix socket")
 	f.StringVar(&dockerNetwork, "docker-network", "none", "--runtime docker: the pods' network mode (none, bridge, or a network name)")
 	f.StringVar(&dockerPIDContainer, "docker-pid-container", "", "--runtime docker: a container whose PID namespace pods join, so they die with it (the worker's own container)")
