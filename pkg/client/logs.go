@@ -59,8 +59,12 @@ func (c *Client) copyLogs(ctx context.Context, req *v1.PodLogsRequest, w io.Writ
 	for {
 		m, err := s.Recv()
 		if errors.Is(err, io.EOF) {
-			// A deadline reaches the server too, which may end the stream
-			// cleanly before the client sees its own context end.
+			// A deadline reaches the server too, which may end a followed
+			// stream cleanly a moment before the client's own context
+			// ends: report the deadline, not a clean end.
+			if dl, ok := ctx.Deadline(); ok && req.GetFollow() && time.Until(dl) < 100*time.Millisecond {
+				<-ctx.Done()
+			}
 			return wrote, ctx.Err()
 		}
 		if err != nil {

@@ -29,7 +29,10 @@ var ErrConditionUnreachable = errors.New("client: the condition can no longer be
 // ErrConditionUnreachable.
 type unreachableError struct{ msg string }
 
-func (e *unreachableError) Error() string        { return e.msg }
+// Error is the reason, such as `job "pi" is Failed: BackoffLimitExceeded`.
+func (e *unreachableError) Error() string { return e.msg }
+
+// Is matches ErrConditionUnreachable.
 func (e *unreachableError) Is(target error) bool { return target == ErrConditionUnreachable }
 
 // JobCondition returns the Job's condition of type t, or nil.
