@@ -17,6 +17,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap/zaptest"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -262,6 +263,19 @@ func TestIntegrationJobLifecycle(t *testing.T) {
 	if !client.IsInvalid(err) || len(fe) != 2 || fe[0].Field != "metadata.name" || fe[1].Field != "spec.template.spec.restartPolicy" {
 		t.Errorf("invalid create: %v (%v)", err, fe)
 	}
+	// On the wire: InvalidArgument with a google.rpc.BadRequest detail.
+	st, _ := status.FromError(err)
+	var violations []string
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				violations = append(violations, v.GetField())
+			}
+		}
+	}
+	if st.Code() != codes.InvalidArgument || fmt.Sprint(violations) != "[metadata.name spec.template.spec.restartPolicy]" {
+		t.Errorf("status %v, BadRequest field violations %v", st.Code(), violations)
+	}
 	if _, err := jobs.List(ctx, client.ListOptions{LabelSelector: "a in"}); !client.IsInvalid(err) {
 		t.Errorf("bad selector: %v", err)
 	}
@@ -407,6 +421,43 @@ func TestIntegrationWatchGone(t *testing.T) {
 	}
 	if !client.IsGone(err) || status.Code(err) != codes.OutOfRange {
 		t.Errorf("watch from a compacted revision: %v, want ErrGone (OutOfRange)", err)
+	}
+
+	// A Watcher cut off while the history it needs is compacted cannot
+	// resume: Recv reports ErrGone rather than skipping changes.
+	addr := r.addr
+	w2, err := jobs.Watch(ctx, client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	for range 3 { // the initial list: a, b, c
+		if _, err := w2.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.stop()
+	st := store.New(cli)
+	if _, err := st.Jobs().Mutate(ctx, "gone", "a", func(j *v1.Job) error {
+		j.Metadata.Labels = map[string]string{"x": "1"}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := cli.Put(ctx, "/unrelated", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Compact(ctx, resp.Header.Revision); err != nil {
+		t.Fatal(err)
+	}
+	startReplica(t, cli, addr, "r2")
+	var gone error
+	for gone == nil {
+		_, gone = w2.Recv()
+	}
+	if !client.IsGone(gone) {
+		t.Errorf("resumed watch over compacted history: %v, want ErrGone", gone)
 	}
 }
 
