@@ -86,3 +86,33 @@ func waitCalls(t *testing.T, s interface{ Calls(string) int }, method string, n 
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestCronJobDaemonSetFormatsGolden prints CronJobs and DaemonSets in the
+// json, yaml, name and jsonpath formats (their tables are in
+// TestCronJobAndDaemonSetGolden).
+func TestCronJobDaemonSetFormatsGolden(t *testing.T) {
+	cjs := []object{fixtureCronJob("backup", "*/5 * * * *", "", false), fixtureCronJob("paused", "@daily", "", true)}
+	dss := []object{fixtureDaemonSet()}
+	for _, tc := range []struct {
+		golden string
+		k      kind
+		objs   []object
+		format string
+	}{
+		{"get_cronjobs_json.golden", kindCronJob, cjs, "json"},
+		{"get_cronjobs_yaml.golden", kindCronJob, cjs, "yaml"},
+		{"get_cronjobs_name.golden", kindCronJob, cjs, "name"},
+		{"get_cronjobs_jsonpath.golden", kindCronJob, cjs, `jsonpath={range .items[*]}{.metadata.name}{"\t"}{.spec.schedule}{"\t"}{.spec.suspend}{"\n"}{end}`},
+		{"get_daemonsets_json.golden", kindDaemonSet, dss, "json"},
+		{"get_daemonsets_yaml.golden", kindDaemonSet, dss, "yaml"},
+		{"get_daemonsets_name.golden", kindDaemonSet, dss, "name"},
+		{"get_daemonsets_jsonpath.golden", kindDaemonSet, dss, `jsonpath={.items[*].metadata.name}`},
+	} {
+		var out strings.Builder
+		if err := printObjects(&out, tc.k, tc.objs, tc.format, false); err != nil {
+			t.Errorf("%s: %v", tc.golden, err)
+			continue
+		}
+		golden(t, tc.golden, out.String())
+	}
+}

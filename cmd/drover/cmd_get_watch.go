@@ -60,6 +60,10 @@ func runGetWatch(ctx context.Context, env *cliEnv, c *client.Client, k kind, ns 
 		objs, next, close, err = listWatch(ctx, o.selector, c.CronJobs(ns).List, c.CronJobs(ns).Watch)
 	case kindDaemonSet:
 		objs, next, close, err = listWatch(ctx, o.selector, c.DaemonSets(ns).List, c.DaemonSets(ns).Watch)
+	case kindCronJob:
+		objs, next, close, err = listWatch(ctx, o.selector, c.CronJobs(ns).List, c.CronJobs(ns).Watch)
+	case kindDaemonSet:
+		objs, next, close, err = listWatch(ctx, o.selector, c.DaemonSets(ns).List, c.DaemonSets(ns).Watch)
 	default:
 		return fmt.Errorf("get -w does not support %s", k.plural)
 	}
