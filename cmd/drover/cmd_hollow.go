@@ -130,4 +130,3 @@ func splitList(s string) []string {
 	}
 	return out
 }
-
