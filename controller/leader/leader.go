@@ -53,8 +53,7 @@ func (e *Elector) Run(ctx context.Context, lead LeadFunc) error {
 
 // term is one session: campaign, lead, resign.
 func (e *Elector) term(ctx context.Context, lead LeadFunc) error {
-	ttl := max(int(e.ttl/time.Second), 1)
-	sess, err := concurrency.NewSession(e.cli, concurrency.WithTTL(ttl), concurrency.WithContext(ctx))
+	sess, err := concurrency.NewSession(e.cli, concurrency.WithTTL(sessionTTL(e.ttl)), concurrency.WithContext(ctx))
 	if err != nil {
 		return fmt.Errorf("leader: session: %w", err)
 	}
@@ -93,6 +92,14 @@ func (e *Elector) term(ctx context.Context, lead LeadFunc) error {
 	}
 	e.lg.Info("stopped leading", zap.String("identity", e.identity))
 	return nil
+}
+
+// sessionTTL is the lease TTL, in whole seconds, granted for an election TTL
+// of ttl. etcd deletes an expired lease in a pass that runs every 500 ms, so
+// the lease is granted one second shorter than ttl (at least 1 s): a killed
+// leader's key is then gone, and the next replica leads, within ttl (L2).
+func sessionTTL(ttl time.Duration) int {
+	return max(int(ttl/time.Second)-1, 1)
 }
 
 // Leader returns the current leader's identity and fencing revision, read

@@ -108,3 +108,11 @@ func TestFencedWriteStepsDown(t *testing.T) {
 		t.Fatal("did not step down")
 	}
 }
+
+func TestSessionTTLLeavesRoomForExpiry(t *testing.T) {
+	for ttl, want := range map[time.Duration]int{10 * time.Second: 9, 3 * time.Second: 2, 2 * time.Second: 1, time.Second: 1, 1500 * time.Millisecond: 1} {
+		if got := sessionTTL(ttl); got != want {
+			t.Errorf("sessionTTL(%v) = %d, want %d", ttl, got, want)
+		}
+	}
+}
