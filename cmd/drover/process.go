@@ -42,7 +42,7 @@ func newEtcdClient(endpoints string, lg *zap.Logger) (*clientv3.Client, error) {
 		return nil, fmt.Errorf("--etcd-endpoints: none given")
 	}
 	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:            eps,
+		Endpoints:   eps,
 		DialTimeout: 5 * time.Second,
 		// Notice a frozen or cut-off member within ~3 s and move to another
 		// endpoint (with 5 s + 3 s, writes failed for ~13 s while one member
