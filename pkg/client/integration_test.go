@@ -193,6 +193,12 @@ func TestIntegrationJobLifecycle(t *testing.T) {
 	if got, err := c.Pods("default").Get(ctx, pod.GetMetadata().GetName()); err != nil || got.GetStatus().GetPhase() != "Succeeded" {
 		t.Errorf("pod get = %v, %v", got, err)
 	}
+	// Pods: watch from the list's revision, delete one, see it go.
+	pw, err := c.Pods("default").Watch(ctx, client.ListOptions{LabelSelector: "job-name=hello", ResourceVersion: pods.ResourceVersion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
 	var logs bytes.Buffer
 	if err := c.PodLogs(ctx, "default", pod.GetMetadata().GetName(), client.LogOptions{}, &logs); err != nil {
 		t.Fatal(err)
@@ -329,6 +335,18 @@ func TestIntegrationJobLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		if ev.Type == client.Deleted {
+			break
+		}
+	}
+	if _, err := c.Pods("default").Delete(ctx, pod.GetMetadata().GetName(), client.DeleteOptions{}); err != nil && !client.IsNotFound(err) {
+		t.Errorf("delete pod: %v", err) // NotFound: the Job's deletion removed it first
+	}
+	for {
+		ev, err := pw.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == client.Deleted && ev.Object.GetMetadata().GetName() == pod.GetMetadata().GetName() {
 			break
 		}
 	}
@@ -654,5 +672,79 @@ func TestIntegrationFailover(t *testing.T) {
 	}
 	if len(twos) != 1 || !strings.HasPrefix(twos[0], "ADDED two@") {
 		t.Errorf("events after failover = %v, want one ADDED two", got)
+	}
+}
+
+// TestIntegrationCronJobsAndDaemonSets: the same verbs for CronJobs and
+// DaemonSets (SPEC C1, D1, O4).
+func TestIntegrationCronJobsAndDaemonSets(t *testing.T) {
+	cli, _ := etcdtest.Start(t)
+	r := startReplica(t, cli, "127.0.0.1:0", "r1")
+	c := dial(t, r.addr)
+	ctx := ctxT(t)
+
+	cjs := c.CronJobs("default")
+	w, err := cjs.Watch(ctx, client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	suspend := true
+	cj := &v1.CronJob{Metadata: &v1.ObjectMeta{Name: "backup"}, Spec: &v1.CronJobSpec{Schedule: "*/5 * * * *", Suspend: &suspend,
+		JobTemplate: &v1.JobTemplateSpec{Spec: &v1.JobSpec{Template: &v1.PodTemplateSpec{Spec: &v1.PodSpec{
+			RestartPolicy: "OnFailure", Containers: []*v1.Container{{Name: "c", Image: "busybox", Command: []string{"date"}}}}}}}}}
+	created, err := cjs.Create(ctx, cj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := w.Recv(); err != nil || ev.Type != client.Added || ev.Object.GetMetadata().GetName() != "backup" {
+		t.Errorf("cronjob watch: %v %v", ev, err)
+	}
+	if _, err := cjs.Create(ctx, cj); !client.IsAlreadyExists(err) {
+		t.Errorf("second create: %v", err)
+	}
+	bad := proto.Clone(cj).(*v1.CronJob)
+	bad.Metadata.Name, bad.Spec.Schedule = "bad", "61 * * * *"
+	if _, err := cjs.Create(ctx, bad); !client.IsInvalid(err) || len(client.FieldErrors(err)) == 0 || client.FieldErrors(err)[0].Field != "spec.schedule" {
+		t.Errorf("bad schedule: %v", err)
+	}
+	got, err := cjs.Get(ctx, "backup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Spec.Schedule = "0 * * * *"
+	if _, err := cjs.Update(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	created.Spec.Schedule = "1 * * * *"
+	if _, err := cjs.Update(ctx, created); !client.IsConflict(err) {
+		t.Errorf("stale cronjob update: %v", err)
+	}
+	if l, err := cjs.List(ctx, client.ListOptions{}); err != nil || len(l.Items) != 1 || l.Items[0].GetSpec().GetSchedule() != "0 * * * *" {
+		t.Errorf("cronjob list: %v %v", l, err)
+	}
+	if _, err := cjs.Delete(ctx, "backup", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cjs.Get(ctx, "backup"); !client.IsNotFound(err) {
+		t.Errorf("deleted cronjob: %v", err)
+	}
+
+	dss := c.DaemonSets("default")
+	ds := &v1.DaemonSet{Metadata: &v1.ObjectMeta{Name: "agent"}, Spec: &v1.DaemonSetSpec{
+		Selector: &v1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}},
+		Template: &v1.PodTemplateSpec{Metadata: &v1.ObjectMeta{Labels: map[string]string{"app": "agent"}},
+			Spec: &v1.PodSpec{Containers: []*v1.Container{{Name: "agent", Image: "busybox", Command: []string{"sleep", "3600"}}}}}}}
+	if _, err := dss.Create(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := dss.List(ctx, client.ListOptions{LabelSelector: ""}); err != nil || len(l.Items) != 1 {
+		t.Errorf("daemonset list: %v %v", l, err)
+	}
+	if _, err := dss.Get(ctx, "nope"); !client.IsNotFound(err) {
+		t.Errorf("missing daemonset: %v", err)
+	}
+	if _, err := dss.Delete(ctx, "agent", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }
