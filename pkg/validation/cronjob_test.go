@@ -3,6 +3,7 @@ package validation
 import (
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 )
@@ -74,4 +75,22 @@ func TestDefaultCronJob(t *testing.T) {
 		s.GetSuspend() || s.GetSuccessfulJobsHistoryLimit() != 3 || s.GetFailedJobsHistoryLimit() != 1 {
 		t.Fatalf("defaults: %v", cj)
 	}
+}
+
+// FuzzParseSchedule: any schedule and zone either parse or fail with an
+// error, never panic, and a parsed schedule's next time is after its start.
+func FuzzParseSchedule(f *testing.F) {
+	for _, s := range []string{"* * * * *", "0 2 * * *", "@daily", "CRON_TZ=UTC * * * * *", "*/0 * * * *", "0 0 30 2 *", "1-5/2 1,2 * jan-mar mon"} {
+		f.Add(s, "America/New_York")
+	}
+	f.Fuzz(func(t *testing.T, schedule, zone string) {
+		sched, loc, err := ParseSchedule(schedule, zone)
+		if err != nil {
+			return
+		}
+		start := time.Date(2026, 3, 8, 1, 0, 0, 0, loc)
+		if n := sched.Next(start); !n.IsZero() && !n.After(start) {
+			t.Fatalf("%q: next %v not after %v", schedule, n, start)
+		}
+	})
 }
