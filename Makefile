@@ -112,3 +112,12 @@ demo-down: ## tear down the demo cluster, its pod containers and volumes
 
 compose-test: images ## the compose cluster's faults as assertions (skipped without a Docker engine)
 	DROVER_COMPOSE_TEST=1 $(GO) test -count=1 -timeout 30m -v ./e2e/compose/
+
+# Benchmarks (docs/benchmarks.md): hollow nodes against a real etcd, run as
+# its own process from .tools/bin/etcd. bench-ci is the small run CI calls.
+.PHONY: bench bench-ci
+BENCH_PRESET ?= throughput
+bench: build etcd ## drover bench --preset $(BENCH_PRESET) (throughput or scale)
+	$(DROVER) bench --preset $(BENCH_PRESET) --etcd-binary $(TOOLS)/bin/etcd
+bench-ci: build ## a ~1,000-pod bench, so that the bench cannot rot (CI)
+	$(DROVER) bench --preset ci --etcd-binary $(TOOLS)/bin/etcd

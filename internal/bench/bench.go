@@ -127,6 +127,10 @@ type Report struct {
 	PodsDisrupted int `json:"podsDisrupted"`
 
 	Controller Usage `json:"controller"`
+	// Etcd is set by a caller that ran etcd as its own process.
+	Etcd Usage `json:"etcd"`
+	// EtcdMode says how etcd ran (set by the caller).
+	EtcdMode string `json:"etcdMode,omitempty"`
 	// Bench is this process (hollow nodes, client, and etcd when
 	// embedded) over the Job run.
 	Bench Usage `json:"benchProcess"`

@@ -18,6 +18,9 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, format string, a ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, a...)) }
+	if r.EtcdMode != "" {
+		row("etcd", "%s", r.EtcdMode)
+	}
 	row("nodes", "%d hollow", r.Nodes)
 	row("jobs", "%d (completions %d in all, parallelism %d each, pod duration %s)", r.Jobs, r.Completions, r.Parallelism, r.PodDuration)
 	if r.Ceiling.Puts > 0 {
@@ -35,6 +38,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	row("heartbeat renew p99", "%.1f ms (%d failures, %d fences)", r.RenewP99Ms, r.RenewFailures, r.Fences)
 	row("nodes lost", "%d NotReady, %d pods disrupted", r.NodesNotReady, r.PodsDisrupted)
 	row("controller", "%s", usage(r.Controller))
+	if r.Etcd.How != "" {
+		row("etcd process", "%s", usage(r.Etcd))
+	}
 	row("bench process", "%s", usage(r.Bench))
 	return tw.Flush()
 }
