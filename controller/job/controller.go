@@ -79,10 +79,11 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (queue.Result, e
 		return queue.Result{}, nil // deleted, or being deleted by the garbage collector
 	}
 	job := proto.Clone(cached).(*v1.Job)
-	var pods []*v1.Pod
-	for _, p := range c.cache.PodsControlledBy(job.GetMetadata().GetUid()) {
-		pods = append(pods, proto.Clone(p).(*v1.Pod))
-	}
+	// The cache's pods are shared and read-only: plan only reads them,
+	// and apply clones the few it changes (cloning every pod of a Job on
+	// every reconcile made a 20,000-pod Job quadratic; docs/benchmarks.md).
+	// Orphans are cloned because adopting one changes it in place.
+	pods := c.cache.PodsControlledBy(job.GetMetadata().GetUid())
 	if !finished(job) {
 		for _, p := range c.orphans(job) {
 			pods = append(pods, proto.Clone(p).(*v1.Pod))
@@ -131,6 +132,7 @@ func (c *Controller) apply(ctx context.Context, job *v1.Job, p *Plan, now time.T
 	written := map[*v1.Pod]bool{}
 	for _, pod := range p.Count {
 		written[pod] = true
+		pod = proto.Clone(pod).(*v1.Pod) // may be the cache's
 		pod.Metadata.Finalizers = withoutFinalizer(pod.Metadata.Finalizers, FinalizerTracking)
 		if pod.Metadata.DeletionTimestamp != nil && len(pod.Metadata.Finalizers) == 0 {
 			// Deletion was asked for and the pod is now counted: finish it (J11).
@@ -146,6 +148,7 @@ func (c *Controller) apply(ctx context.Context, job *v1.Job, p *Plan, now time.T
 	for _, t := range p.Terminate {
 		pod := t.Pod
 		written[pod] = true
+		pod = proto.Clone(pod).(*v1.Pod) // may be the cache's
 		if pod.GetSpec().GetNodeName() == "" {
 			// Never bound, never ran: nothing to stop or count.
 			tx.Delete(pod)
