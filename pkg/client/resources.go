@@ -2,9 +2,6 @@ package client
 
 import (
 	"context"
-	"fmt"
-
-	"google.golang.org/protobuf/proto"
 
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 )
@@ -44,14 +41,39 @@ func orDefault(ns string) string {
 
 // JobClient reads and writes the Jobs of one namespace (all namespaces for
 // List and Watch when the namespace is "").
-type JobClient struct {
-	c  *Client
-	ns string
-}
+type JobClient struct{ r resource[*v1.Job] }
 
 // Jobs returns the Job client of namespace ns. "" lists and watches every
 // namespace; single-object calls then use "default".
-func (c *Client) Jobs(ns string) *JobClient { return &JobClient{c: c, ns: ns} }
+func (c *Client) Jobs(ns string) *JobClient {
+	api := c.api
+	return &JobClient{resource[*v1.Job]{c: c, ns: ns, rpc: rpcs[*v1.Job]{
+		name: "job", namespaced: true,
+		create: func(ctx context.Context, o *v1.Job, dry bool) (*v1.Job, error) {
+			r, err := api.CreateJob(ctx, &v1.CreateJobRequest{Job: o, DryRun: dry})
+			return r.GetJob(), err
+		},
+		get: func(ctx context.Context, ns, name string) (*v1.Job, error) {
+			r, err := api.GetJob(ctx, &v1.GetJobRequest{Namespace: ns, Name: name})
+			return r.GetJob(), err
+		},
+		list: func(ctx context.Context, ns string, o *v1.ListOptions) ([]*v1.Job, *v1.ListMeta, error) {
+			r, err := api.ListJobs(ctx, &v1.ListJobsRequest{Namespace: ns, Options: o})
+			return r.GetItems(), r.GetMetadata(), err
+		},
+		update: func(ctx context.Context, o *v1.Job) (*v1.Job, error) {
+			r, err := api.UpdateJob(ctx, &v1.UpdateJobRequest{Job: o})
+			return r.GetJob(), err
+		},
+		delete: func(ctx context.Context, ns, name string, o *v1.DeleteOptions) (*v1.Job, error) {
+			r, err := api.DeleteJob(ctx, &v1.DeleteJobRequest{Namespace: ns, Name: name, Options: o})
+			return r.GetJob(), err
+		},
+		watch: func(ctx context.Context, ns string, o *v1.ListOptions) (recvFunc[*v1.Job], error) {
+			return recvOf[*v1.Job, *v1.WatchJobsResponse](api.WatchJobs(ctx, &v1.WatchJobsRequest{Namespace: ns, Options: o}))
+		},
+	}}}
+}
 
 // Create validates and stores a new Job and returns it as stored (uid,
 // resourceVersion, defaults). A Job without a namespace gets the client's
@@ -59,49 +81,18 @@ func (c *Client) Jobs(ns string) *JobClient { return &JobClient{c: c, ns: ns} }
 // namespace is refused. Not retried: on Unavailable the Job may or may not
 // exist. Fails with ErrAlreadyExists or ErrInvalid (see FieldErrors).
 func (j *JobClient) Create(ctx context.Context, job *v1.Job, opts ...CreateOption) (*v1.Job, error) {
-	var o createOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	job = proto.Clone(job).(*v1.Job)
-	if job.Metadata == nil {
-		job.Metadata = &v1.ObjectMeta{}
-	}
-	switch {
-	case job.Metadata.Namespace == "":
-		job.Metadata.Namespace = orDefault(j.ns)
-	case j.ns != "" && job.Metadata.Namespace != j.ns:
-		return nil, fmt.Errorf("client: job namespace %q does not match the client's %q", job.Metadata.Namespace, j.ns)
-	}
-	resp, err := j.c.api.CreateJob(ctx, &v1.CreateJobRequest{Job: job, DryRun: o.dryRun})
-	if err != nil {
-		return nil, wrap(err)
-	}
-	return resp.GetJob(), nil
+	return j.r.create(ctx, job, opts)
 }
 
-// Get returns one Job, or ErrNotFound.
+// Get returns one Job, or ErrNotFound. Retried on Unavailable.
 func (j *JobClient) Get(ctx context.Context, name string) (*v1.Job, error) {
-	if name == "" {
-		return nil, errNoName
-	}
-	var resp *v1.GetJobResponse
-	err := j.c.retry(ctx, func(ctx context.Context) (err error) {
-		resp, err = j.c.api.GetJob(ctx, &v1.GetJobRequest{Namespace: orDefault(j.ns), Name: name})
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetJob(), nil
+	return j.r.get(ctx, name)
 }
 
 // List returns the Jobs matching opts (see ListOptions.Limit for paging).
+// Retried on Unavailable.
 func (j *JobClient) List(ctx context.Context, opts ListOptions) (*List[*v1.Job], error) {
-	return list(ctx, j.c, opts, func(ctx context.Context, o *v1.ListOptions) ([]*v1.Job, *v1.ListMeta, error) {
-		resp, err := j.c.api.ListJobs(ctx, &v1.ListJobsRequest{Namespace: j.ns, Options: o})
-		return resp.GetItems(), resp.GetMetadata(), err
-	})
+	return j.r.list(ctx, opts)
 }
 
 // Update replaces the Job's spec and metadata with job's and returns the
@@ -109,218 +100,153 @@ func (j *JobClient) List(ctx context.Context, opts ListOptions) (*List[*v1.Job],
 // if nobody changed the Job since (else ErrConflict: Get and retry). Not
 // retried.
 func (j *JobClient) Update(ctx context.Context, job *v1.Job) (*v1.Job, error) {
-	job = proto.Clone(job).(*v1.Job)
-	if job.Metadata == nil {
-		job.Metadata = &v1.ObjectMeta{}
-	}
-	if job.Metadata.Namespace == "" {
-		job.Metadata.Namespace = orDefault(j.ns)
-	}
-	resp, err := j.c.api.UpdateJob(ctx, &v1.UpdateJobRequest{Job: job})
-	if err != nil {
-		return nil, wrap(err)
-	}
-	return resp.GetJob(), nil
+	return j.r.update(ctx, job)
 }
 
 // Delete deletes a Job and, by opts.PropagationPolicy, its pods (SPEC J12).
 // It returns the Job as it was. Retried on Unavailable, so a delete that
 // landed before the connection broke reports ErrNotFound on the retry.
 func (j *JobClient) Delete(ctx context.Context, name string, opts DeleteOptions) (*v1.Job, error) {
-	if name == "" {
-		return nil, errNoName
-	}
-	var resp *v1.DeleteJobResponse
-	err := j.c.retry(ctx, func(ctx context.Context) (err error) {
-		resp, err = j.c.api.DeleteJob(ctx, &v1.DeleteJobRequest{Namespace: orDefault(j.ns), Name: name, Options: opts.proto()})
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetJob(), nil
+	return j.r.delete(ctx, name, opts)
 }
 
 // Watch streams changes to the Jobs matching opts.LabelSelector, from
 // opts.ResourceVersion (exclusive) or from now with the current Jobs first as
 // ADDED. It returns once the stream is open; cancelling ctx or calling
-// Close ends it.
+// Close ends it. The Watcher resumes by itself after a disconnect.
 func (j *JobClient) Watch(ctx context.Context, opts ListOptions) (*Watcher[*v1.Job], error) {
-	return watch(ctx, j.c, opts, j.List, func(ctx context.Context, o *v1.ListOptions) (recvFunc[*v1.Job], error) {
-		s, err := j.c.api.WatchJobs(ctx, &v1.WatchJobsRequest{Namespace: j.ns, Options: o})
-		if err != nil {
-			return nil, err
-		}
-		return func() (string, *v1.Job, error) {
-			m, err := s.Recv()
-			return m.GetType(), m.GetObject(), err
-		}, nil
-	})
+	return j.r.watch(ctx, opts)
 }
 
 // PodClient reads and deletes the pods of one namespace ("" for all in
 // List and Watch).
-type PodClient struct {
-	c  *Client
-	ns string
-}
+type PodClient struct{ r resource[*v1.Pod] }
 
 // Pods returns the pod client of namespace ns.
-func (c *Client) Pods(ns string) *PodClient { return &PodClient{c: c, ns: ns} }
-
-// Get returns one pod, or ErrNotFound.
-func (p *PodClient) Get(ctx context.Context, name string) (*v1.Pod, error) {
-	if name == "" {
-		return nil, errNoName
-	}
-	var resp *v1.GetPodResponse
-	err := p.c.retry(ctx, func(ctx context.Context) (err error) {
-		resp, err = p.c.api.GetPod(ctx, &v1.GetPodRequest{Namespace: orDefault(p.ns), Name: name})
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetPod(), nil
+func (c *Client) Pods(ns string) *PodClient {
+	api := c.api
+	return &PodClient{resource[*v1.Pod]{c: c, ns: ns, rpc: rpcs[*v1.Pod]{
+		name: "pod", namespaced: true,
+		get: func(ctx context.Context, ns, name string) (*v1.Pod, error) {
+			r, err := api.GetPod(ctx, &v1.GetPodRequest{Namespace: ns, Name: name})
+			return r.GetPod(), err
+		},
+		list: func(ctx context.Context, ns string, o *v1.ListOptions) ([]*v1.Pod, *v1.ListMeta, error) {
+			r, err := api.ListPods(ctx, &v1.ListPodsRequest{Namespace: ns, Options: o})
+			return r.GetItems(), r.GetMetadata(), err
+		},
+		delete: func(ctx context.Context, ns, name string, o *v1.DeleteOptions) (*v1.Pod, error) {
+			r, err := api.DeletePod(ctx, &v1.DeletePodRequest{Namespace: ns, Name: name, Options: o})
+			return r.GetPod(), err
+		},
+		watch: func(ctx context.Context, ns string, o *v1.ListOptions) (recvFunc[*v1.Pod], error) {
+			return recvOf[*v1.Pod, *v1.WatchPodsResponse](api.WatchPods(ctx, &v1.WatchPodsRequest{Namespace: ns, Options: o}))
+		},
+	}}}
 }
 
-// List returns the pods matching opts.
+// Get returns one pod, or ErrNotFound. Retried on Unavailable.
+func (p *PodClient) Get(ctx context.Context, name string) (*v1.Pod, error) {
+	return p.r.get(ctx, name)
+}
+
+// List returns the pods matching opts. Retried on Unavailable.
 func (p *PodClient) List(ctx context.Context, opts ListOptions) (*List[*v1.Pod], error) {
-	return list(ctx, p.c, opts, func(ctx context.Context, o *v1.ListOptions) ([]*v1.Pod, *v1.ListMeta, error) {
-		resp, err := p.c.api.ListPods(ctx, &v1.ListPodsRequest{Namespace: p.ns, Options: o})
-		return resp.GetItems(), resp.GetMetadata(), err
-	})
+	return p.r.list(ctx, opts)
 }
 
 // Delete deletes a pod (its worker stops it) and returns it as it was.
 // Retried on Unavailable.
 func (p *PodClient) Delete(ctx context.Context, name string, opts DeleteOptions) (*v1.Pod, error) {
-	if name == "" {
-		return nil, errNoName
-	}
-	var resp *v1.DeletePodResponse
-	err := p.c.retry(ctx, func(ctx context.Context) (err error) {
-		resp, err = p.c.api.DeletePod(ctx, &v1.DeletePodRequest{Namespace: orDefault(p.ns), Name: name, Options: opts.proto()})
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetPod(), nil
+	return p.r.delete(ctx, name, opts)
 }
 
 // Watch streams changes to pods, as JobClient.Watch does for Jobs.
 func (p *PodClient) Watch(ctx context.Context, opts ListOptions) (*Watcher[*v1.Pod], error) {
-	return watch(ctx, p.c, opts, p.List, func(ctx context.Context, o *v1.ListOptions) (recvFunc[*v1.Pod], error) {
-		s, err := p.c.api.WatchPods(ctx, &v1.WatchPodsRequest{Namespace: p.ns, Options: o})
-		if err != nil {
-			return nil, err
-		}
-		return func() (string, *v1.Pod, error) {
-			m, err := s.Recv()
-			return m.GetType(), m.GetObject(), err
-		}, nil
-	})
+	return p.r.watch(ctx, opts)
 }
 
 // NodeClient reads and writes nodes (cluster-wide objects).
-type NodeClient struct{ c *Client }
+type NodeClient struct{ r resource[*v1.Node] }
 
 // Nodes returns the node client.
-func (c *Client) Nodes() *NodeClient { return &NodeClient{c: c} }
-
-// Get returns one node, or ErrNotFound.
-func (n *NodeClient) Get(ctx context.Context, name string) (*v1.Node, error) {
-	if name == "" {
-		return nil, errNoName
-	}
-	var resp *v1.GetNodeResponse
-	err := n.c.retry(ctx, func(ctx context.Context) (err error) {
-		resp, err = n.c.api.GetNode(ctx, &v1.GetNodeRequest{Name: name})
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetNode(), nil
+func (c *Client) Nodes() *NodeClient {
+	api := c.api
+	return &NodeClient{resource[*v1.Node]{c: c, rpc: rpcs[*v1.Node]{
+		name: "node",
+		get: func(ctx context.Context, _, name string) (*v1.Node, error) {
+			r, err := api.GetNode(ctx, &v1.GetNodeRequest{Name: name})
+			return r.GetNode(), err
+		},
+		list: func(ctx context.Context, _ string, o *v1.ListOptions) ([]*v1.Node, *v1.ListMeta, error) {
+			r, err := api.ListNodes(ctx, &v1.ListNodesRequest{Options: o})
+			return r.GetItems(), r.GetMetadata(), err
+		},
+		update: func(ctx context.Context, o *v1.Node) (*v1.Node, error) {
+			r, err := api.UpdateNode(ctx, &v1.UpdateNodeRequest{Node: o})
+			return r.GetNode(), err
+		},
+		delete: func(ctx context.Context, _, name string, o *v1.DeleteOptions) (*v1.Node, error) {
+			r, err := api.DeleteNode(ctx, &v1.DeleteNodeRequest{Name: name, Options: o})
+			return r.GetNode(), err
+		},
+		watch: func(ctx context.Context, _ string, o *v1.ListOptions) (recvFunc[*v1.Node], error) {
+			return recvOf[*v1.Node, *v1.WatchNodesResponse](api.WatchNodes(ctx, &v1.WatchNodesRequest{Options: o}))
+		},
+	}}}
 }
 
-// List returns the nodes matching opts.
+// Get returns one node, or ErrNotFound. Retried on Unavailable.
+func (n *NodeClient) Get(ctx context.Context, name string) (*v1.Node, error) {
+	return n.r.get(ctx, name)
+}
+
+// List returns the nodes matching opts. Retried on Unavailable.
 func (n *NodeClient) List(ctx context.Context, opts ListOptions) (*List[*v1.Node], error) {
-	return list(ctx, n.c, opts, func(ctx context.Context, o *v1.ListOptions) ([]*v1.Node, *v1.ListMeta, error) {
-		resp, err := n.c.api.ListNodes(ctx, &v1.ListNodesRequest{Options: o})
-		return resp.GetItems(), resp.GetMetadata(), err
-	})
+	return n.r.list(ctx, opts)
 }
 
 // Update replaces a node's spec and metadata (cordon sets
 // spec.unschedulable), guarded by metadata.resourceVersion when set. Not
 // retried.
 func (n *NodeClient) Update(ctx context.Context, node *v1.Node) (*v1.Node, error) {
-	resp, err := n.c.api.UpdateNode(ctx, &v1.UpdateNodeRequest{Node: node})
-	if err != nil {
-		return nil, wrap(err)
-	}
-	return resp.GetNode(), nil
+	return n.r.update(ctx, node)
 }
 
 // Delete deletes a node and returns it as it was. Retried on Unavailable.
 func (n *NodeClient) Delete(ctx context.Context, name string, opts DeleteOptions) (*v1.Node, error) {
-	if name == "" {
-		return nil, errNoName
-	}
-	var resp *v1.DeleteNodeResponse
-	err := n.c.retry(ctx, func(ctx context.Context) (err error) {
-		resp, err = n.c.api.DeleteNode(ctx, &v1.DeleteNodeRequest{Name: name, Options: opts.proto()})
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return resp.GetNode(), nil
+	return n.r.delete(ctx, name, opts)
 }
 
 // Watch streams changes to nodes, as JobClient.Watch does for Jobs.
 func (n *NodeClient) Watch(ctx context.Context, opts ListOptions) (*Watcher[*v1.Node], error) {
-	return watch(ctx, n.c, opts, n.List, func(ctx context.Context, o *v1.ListOptions) (recvFunc[*v1.Node], error) {
-		s, err := n.c.api.WatchNodes(ctx, &v1.WatchNodesRequest{Options: o})
-		if err != nil {
-			return nil, err
-		}
-		return func() (string, *v1.Node, error) {
-			m, err := s.Recv()
-			return m.GetType(), m.GetObject(), err
-		}, nil
-	})
+	return n.r.watch(ctx, opts)
 }
 
 // EventClient reads the events of one namespace ("" for all).
-type EventClient struct {
-	c  *Client
-	ns string
-}
+type EventClient struct{ r resource[*v1.Event] }
 
 // Events returns the event client of namespace ns.
-func (c *Client) Events(ns string) *EventClient { return &EventClient{c: c, ns: ns} }
+func (c *Client) Events(ns string) *EventClient {
+	api := c.api
+	return &EventClient{resource[*v1.Event]{c: c, ns: ns, rpc: rpcs[*v1.Event]{
+		name: "event", namespaced: true,
+		list: func(ctx context.Context, ns string, o *v1.ListOptions) ([]*v1.Event, *v1.ListMeta, error) {
+			r, err := api.ListEvents(ctx, &v1.ListEventsRequest{Namespace: ns, Options: o})
+			return r.GetItems(), r.GetMetadata(), err
+		},
+		watch: func(ctx context.Context, ns string, o *v1.ListOptions) (recvFunc[*v1.Event], error) {
+			return recvOf[*v1.Event, *v1.WatchEventsResponse](api.WatchEvents(ctx, &v1.WatchEventsRequest{Namespace: ns, Options: o}))
+		},
+	}}}
+}
 
-// List returns the events matching opts.
+// List returns the events matching opts. Retried on Unavailable.
 func (e *EventClient) List(ctx context.Context, opts ListOptions) (*List[*v1.Event], error) {
-	return list(ctx, e.c, opts, func(ctx context.Context, o *v1.ListOptions) ([]*v1.Event, *v1.ListMeta, error) {
-		resp, err := e.c.api.ListEvents(ctx, &v1.ListEventsRequest{Namespace: e.ns, Options: o})
-		return resp.GetItems(), resp.GetMetadata(), err
-	})
+	return e.r.list(ctx, opts)
 }
 
 // Watch streams new and changed events, as JobClient.Watch does for Jobs.
 func (e *EventClient) Watch(ctx context.Context, opts ListOptions) (*Watcher[*v1.Event], error) {
-	return watch(ctx, e.c, opts, e.List, func(ctx context.Context, o *v1.ListOptions) (recvFunc[*v1.Event], error) {
-		s, err := e.c.api.WatchEvents(ctx, &v1.WatchEventsRequest{Namespace: e.ns, Options: o})
-		if err != nil {
-			return nil, err
-		}
-		return func() (string, *v1.Event, error) {
-			m, err := s.Recv()
-			return m.GetType(), m.GetObject(), err
-		}, nil
-	})
+	return e.r.watch(ctx, opts)
 }
