@@ -445,6 +445,11 @@ func (p *podWorker) startContainers(ctx context.Context, pod *v1.Pod, now time.T
 				p.start(ctx, pod, c, c.attempt+1)
 			}
 		}
+		// An attempt that exited before start returned must not look
+		// finished (a terminal phase is final): schedule its restart now.
+		if c.info != nil && exited(c.info) && (always || onFailure && failed(c.info)) && c.restartAt.IsZero() {
+			c.restartAt = restartDue(c, now)
+		}
 	}
 }
 
