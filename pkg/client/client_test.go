@@ -480,3 +480,73 @@ func waitCalls(t *testing.T, s *clienttest.Server, method string, n int) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestCronJobsAndDaemonSetsFake: the CronJob and DaemonSet clients against
+// the fake (the real server is in TestIntegrationCronJobsAndDaemonSets).
+func TestCronJobsAndDaemonSetsFake(t *testing.T) {
+	s := clienttest.NewServer(t)
+	c := newClient(t, s.Addr)
+	ctx := ctxT(t)
+	cjs := c.CronJobs("default")
+	w, err := cjs.Watch(ctx, client.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	cj := &v1.CronJob{Metadata: &v1.ObjectMeta{Name: "backup"}, Spec: &v1.CronJobSpec{Schedule: "@hourly",
+		JobTemplate: &v1.JobTemplateSpec{Spec: &v1.JobSpec{Template: &v1.PodTemplateSpec{Spec: &v1.PodSpec{
+			RestartPolicy: "OnFailure", Containers: []*v1.Container{{Name: "c", Image: "busybox"}}}}}}}}
+	created, err := cjs.Create(ctx, cj)
+	if err != nil || created.GetMetadata().GetUid() == "" || created.GetMetadata().GetNamespace() != "default" {
+		t.Fatalf("create = %v, %v", created, err)
+	}
+	if _, err := cjs.Create(ctx, cj); !client.IsAlreadyExists(err) {
+		t.Errorf("second create: %v", err)
+	}
+	if _, err := c.CronJobs("other").Create(ctx, created); err == nil {
+		t.Error("create in a namespace other than the client's: want an error")
+	}
+	if ev, err := w.Recv(); err != nil || ev.Type != client.Added {
+		t.Errorf("watch: %v %v", ev, err)
+	}
+	upd := proto.Clone(created).(*v1.CronJob)
+	upd.Spec.Schedule = "@daily"
+	if _, err := cjs.Update(ctx, upd); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cjs.Update(ctx, upd); !client.IsConflict(err) {
+		t.Errorf("stale update: %v", err)
+	}
+	if ev, err := w.Recv(); err != nil || ev.Type != client.Modified || ev.Object.GetSpec().GetSchedule() != "@daily" {
+		t.Errorf("watch: %v %v", ev, err)
+	}
+	if l, err := cjs.List(ctx, client.ListOptions{}); err != nil || len(l.Items) != 1 {
+		t.Errorf("list: %v %v", l, err)
+	}
+	if _, err := cjs.Delete(ctx, "backup", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cjs.Get(ctx, "backup"); !client.IsNotFound(err) {
+		t.Errorf("get deleted: %v", err)
+	}
+
+	dss := c.DaemonSets("")
+	ds := &v1.DaemonSet{Metadata: &v1.ObjectMeta{Name: "agent", Namespace: "ops"}, Spec: &v1.DaemonSetSpec{
+		Selector: &v1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}},
+		Template: &v1.PodTemplateSpec{Metadata: &v1.ObjectMeta{Labels: map[string]string{"app": "agent"}},
+			Spec: &v1.PodSpec{Containers: []*v1.Container{{Name: "agent", Image: "busybox"}}}}}}
+	if _, err := dss.Create(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	bad := proto.Clone(ds).(*v1.DaemonSet)
+	bad.Metadata.Name = "Bad"
+	if _, err := dss.Create(ctx, bad); !client.IsInvalid(err) {
+		t.Errorf("invalid daemonset: %v", err)
+	}
+	if got, err := c.DaemonSets("ops").Get(ctx, "agent"); err != nil || got.GetMetadata().GetName() != "agent" {
+		t.Errorf("get: %v %v", got, err)
+	}
+	if _, err := c.DaemonSets("ops").Delete(ctx, "agent", client.DeleteOptions{}); err != nil {
+		t.Error(err)
+	}
+}

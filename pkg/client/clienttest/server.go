@@ -1,10 +1,10 @@
 // Package clienttest runs an in-memory fake of the DroverService API over
 // real gRPC on 127.0.0.1, for tests of the client SDK and the CLI. It keeps
-// Jobs, pods, nodes, events and pod logs in maps with a revision counter,
-// serves lists (label selectors, paging) and watches (from a revision or
-// from now), validates created Jobs with package validation, and can be told
-// to fail the next calls of a method. It is not a model of the real server's
-// behaviour beyond that.
+// Jobs, CronJobs, DaemonSets, pods, nodes, events and pod logs in maps with
+// a revision counter, serves lists (label selectors, paging) and watches
+// (from a revision or from now), validates created objects with package
+// validation, and can be told to fail the next calls of a method. It is not
+// a model of the real server's behaviour beyond that.
 package clienttest
 
 import (
@@ -38,6 +38,9 @@ const (
 	kindPod   kind = "pod"
 	kindNode  kind = "node"
 	kindEvent kind = "event"
+
+	kindCronJob   kind = "cronjob"
+	kindDaemonSet kind = "daemonset"
 )
 
 type change struct {
@@ -87,7 +90,7 @@ func Start() (*Server, error) {
 	}
 	s := &Server{
 		Addr:    lis.Addr().String(),
-		objs:    map[kind]map[string]object{kindJob: {}, kindPod: {}, kindNode: {}, kindEvent: {}},
+		objs:    map[kind]map[string]object{kindJob: {}, kindPod: {}, kindNode: {}, kindEvent: {}, kindCronJob: {}, kindDaemonSet: {}},
 		changed: make(chan struct{}),
 		logs:    map[string][]byte{},
 		fail:    map[string][]error{},
