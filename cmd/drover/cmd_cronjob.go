@@ -390,56 +390,51 @@ func kindOf(o manifestObject) kind {
 // labels and annotations of the existing one; it returns "created",
 // "configured" or "unchanged".
 func applyWorkload(ctx context.Context, c *client.Client, o manifestObject, dryRun bool) (string, error) {
+	ns := o.GetMetadata().GetNamespace()
+	switch x := o.(type) {
+	case *v1.CronJob:
+		cl := c.CronJobs(ns)
+		return applyObject(ctx, x, dryRun, cl.Get, cl.Create, cl.Update, validation.DefaultCronJob,
+			func(dst, src *v1.CronJob) { dst.Spec = src.Spec })
+	case *v1.DaemonSet:
+		cl := c.DaemonSets(ns)
+		return applyObject(ctx, x, dryRun, cl.Get, cl.Create, cl.Update, validation.DefaultDaemonSet,
+			func(dst, src *v1.DaemonSet) { dst.Spec = src.Spec })
+	}
+	return "", fmt.Errorf("apply does not support %T", o)
+}
+
+// applyObject creates want, or updates the stored object to want's spec,
+// labels and annotations (compared after defaulting); a conflicting
+// concurrent write is retried.
+func applyObject[T manifestObject](ctx context.Context, want T, dryRun bool,
+	get func(context.Context, string) (T, error),
+	create func(context.Context, T, ...client.CreateOption) (T, error),
+	update func(context.Context, T) (T, error),
+	defaults func(T), setSpec func(dst, src T),
+) (string, error) {
 	var opts []client.CreateOption
 	if dryRun {
 		opts = append(opts, client.DryRun())
 	}
-	md := o.GetMetadata()
 	for attempt := 0; ; attempt++ {
-		var err error
-		result := ""
-		switch x := o.(type) {
-		case *v1.CronJob:
-			cl := c.CronJobs(md.GetNamespace())
-			var cur *v1.CronJob
-			if cur, err = cl.Get(ctx, md.GetName()); client.IsNotFound(err) {
-				_, err = cl.Create(ctx, x, opts...)
-				result = "created"
-				break
-			} else if err != nil {
-				break
-			}
-			want := proto.Clone(x).(*v1.CronJob)
-			validation.DefaultCronJob(want)
-			upd := proto.Clone(cur).(*v1.CronJob)
-			upd.Spec, upd.Metadata.Labels, upd.Metadata.Annotations = want.Spec, want.Metadata.Labels, want.Metadata.Annotations
+		cur, err := get(ctx, want.GetMetadata().GetName())
+		result := "created"
+		switch {
+		case client.IsNotFound(err):
+			_, err = create(ctx, want, opts...)
+		case err == nil:
+			w := proto.Clone(want).(T)
+			defaults(w)
+			upd := proto.Clone(cur).(T)
+			setSpec(upd, w)
+			upd.GetMetadata().Labels, upd.GetMetadata().Annotations = w.GetMetadata().GetLabels(), w.GetMetadata().GetAnnotations()
 			if proto.Equal(upd, cur) {
 				return "unchanged", nil
 			}
 			result = "configured"
 			if !dryRun {
-				_, err = cl.Update(ctx, upd)
-			}
-		case *v1.DaemonSet:
-			cl := c.DaemonSets(md.GetNamespace())
-			var cur *v1.DaemonSet
-			if cur, err = cl.Get(ctx, md.GetName()); client.IsNotFound(err) {
-				_, err = cl.Create(ctx, x, opts...)
-				result = "created"
-				break
-			} else if err != nil {
-				break
-			}
-			want := proto.Clone(x).(*v1.DaemonSet)
-			validation.DefaultDaemonSet(want)
-			upd := proto.Clone(cur).(*v1.DaemonSet)
-			upd.Spec, upd.Metadata.Labels, upd.Metadata.Annotations = want.Spec, want.Metadata.Labels, want.Metadata.Annotations
-			if proto.Equal(upd, cur) {
-				return "unchanged", nil
-			}
-			result = "configured"
-			if !dryRun {
-				_, err = cl.Update(ctx, upd)
+				_, err = update(ctx, upd)
 			}
 		}
 		if (client.IsConflict(err) || client.IsAlreadyExists(err)) && attempt < 3 {
