@@ -51,16 +51,7 @@ func controllerCrashes(t *testing.T, completions, kills int) {
 	c.eventually("the API answers", 30*time.Second, func() error { _, err := c.cli("get", "jobs"); return err })
 	c.startWorker("w1")
 	c.startWorker("w2")
-	c.eventually("2 nodes Ready", 30*time.Second, func() error {
-		out, err := c.cli("get", "nodes")
-		if err != nil {
-			return err
-		}
-		if n := strings.Count(out, " Ready"); n != 2 {
-			return fmt.Errorf("%d ready:\n%s", n, out)
-		}
-		return nil
-	})
+	jtWaitReady(t, c, 2)
 
 	jtApply(t, c, "crash", jobManifest("crash", fmt.Sprintf("  completions: %d\n  parallelism: 20\n", completions), "Never", c.dir, `echo ok`))
 	seed := time.Now().UnixNano()

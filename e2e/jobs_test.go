@@ -170,21 +170,38 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// jtWaitReady waits until n nodes are Ready.
+func jtWaitReady(t *testing.T, c *cluster, n int) {
+	t.Helper()
+	jtEventually(t, fmt.Sprintf("%d nodes Ready", n), 30*time.Second, func() error {
+		out, err := c.cli("get", "nodes")
+		if err != nil {
+			return err
+		}
+		if got := strings.Count(out, " Ready"); got != n {
+			return fmt.Errorf("%d ready:\n%s", got, out)
+		}
+		return nil
+	})
+}
+
+// waitFiles waits until n files match dir/pattern (pods mark themselves up).
+func waitFiles(t *testing.T, dir, pattern string, n int) {
+	t.Helper()
+	jtEventually(t, fmt.Sprintf("%d %s", n, pattern), 60*time.Second, func() error {
+		if m, _ := filepath.Glob(filepath.Join(dir, pattern)); len(m) != n {
+			return fmt.Errorf("%d of %d", len(m), n)
+		}
+		return nil
+	})
+}
+
 // TestJobScenarios runs each Job scenario of issue 3 end to end.
 func TestJobScenarios(t *testing.T) {
 	c := newCluster(t)
 	c.startWorker("w1")
 	c.startWorker("w2")
-	c.eventually("2 nodes Ready", 30*time.Second, func() error {
-		out, err := c.cli("get", "nodes")
-		if err != nil {
-			return err
-		}
-		if n := strings.Count(out, " Ready"); n != 2 {
-			return fmt.Errorf("%d ready:\n%s", n, out)
-		}
-		return nil
-	})
+	jtWaitReady(t, c, 2)
 	dir := func(t *testing.T) string {
 		d := filepath.Join(c.dir, strings.ReplaceAll(t.Name(), "/", "_"))
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -298,13 +315,7 @@ func TestJobScenarios(t *testing.T) {
 		d := dir(t)
 		jtApply(t, c, "susp", jobManifest("susp", "  completions: 2\n  parallelism: 2\n", "Never", d,
 			`[ -e "$DIR/resumed" ] && exit 0; trap 'echo term > "$DIR/term.$HOSTNAME"; exit 143' TERM; touch "$DIR/up.$HOSTNAME"; while true; do sleep 0.1; done`))
-		jtEventually(t, "2 pods up", 60*time.Second, func() error {
-			m, _ := filepath.Glob(filepath.Join(d, "up.*"))
-			if len(m) != 2 {
-				return fmt.Errorf("%d pods up", len(m))
-			}
-			return nil
-		})
+		waitFiles(t, d, "up.*", 2)
 		before, err := jtJob(c, "susp")
 		if err != nil {
 			t.Fatal(err)
@@ -437,12 +448,7 @@ func TestJobScenarios(t *testing.T) {
 		d := dir(t)
 		script := `touch "$DIR/up.$HOSTNAME"; while [ ! -e "$DIR/release" ]; do sleep 0.1; done; echo done`
 		jtApply(t, c, "old", jobManifest("old", "  completions: 2\n  parallelism: 2\n", "Never", d, script))
-		jtEventually(t, "2 pods up", 60*time.Second, func() error {
-			if m, _ := filepath.Glob(filepath.Join(d, "up.*")); len(m) != 2 {
-				return fmt.Errorf("%d up", len(m))
-			}
-			return nil
-		})
+		waitFiles(t, d, "up.*", 2)
 		old, err := jtJob(c, "old")
 		if err != nil {
 			t.Fatal(err)
@@ -535,12 +541,7 @@ func TestJobScenarios(t *testing.T) {
 		d := dir(t)
 		jtApply(t, c, "fg", jobManifest("fg", "  completions: 2\n  parallelism: 2\n", "Never", d,
 			`touch "$DIR/up.$HOSTNAME"; exec sleep 60`))
-		jtEventually(t, "2 pods up", 60*time.Second, func() error {
-			if m, _ := filepath.Glob(filepath.Join(d, "up.*")); len(m) != 2 {
-				return fmt.Errorf("%d up", len(m))
-			}
-			return nil
-		})
+		waitFiles(t, d, "up.*", 2)
 		jtCLI(t, c, "delete", "job", "fg", "--cascade=foreground")
 		jtEventually(t, "pods then job deleted", 60*time.Second, func() error {
 			pods := jtPods(t, c, labelled("job-name", "fg"))
