@@ -57,8 +57,11 @@ type Runtime struct {
 	cfg Config
 	clk clock.WithDelayedExecution
 
-	mu       sync.Mutex
-	ctrs     map[string]*container
+	mu   sync.Mutex
+	ctrs map[string]*container
+	// byLabel indexes the containers by label key and value, so that List
+	// does not walk every container a hollow node ever ran.
+	byLabel  map[string]map[string]map[string]*container
 	fence    clock.Timer
 	fenceGen int
 }
@@ -85,7 +88,7 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
-	return &Runtime{cfg: cfg, clk: cfg.Clock, ctrs: map[string]*container{}}, nil
+	return &Runtime{cfg: cfg, clk: cfg.Clock, ctrs: map[string]*container{}, byLabel: map[string]map[string]map[string]*container{}}, nil
 }
 
 // exitCode is the code container id with env exits with.
@@ -149,6 +152,17 @@ func (r *Runtime) Run(_ context.Context, cfg *runtimev1.ContainerConfig) (*runti
 		exit: code,
 	}
 	r.ctrs[id] = c
+	for k, v := range c.info.Labels {
+		vals := r.byLabel[k]
+		if vals == nil {
+			vals = map[string]map[string]*container{}
+			r.byLabel[k] = vals
+		}
+		if vals[v] == nil {
+			vals[v] = map[string]*container{}
+		}
+		vals[v][id] = c
+	}
 	if d == 0 {
 		r.exitLocked(c, code, 0, now)
 	}
@@ -224,8 +238,15 @@ func (r *Runtime) Status(_ context.Context, id string) (*runtimev1.ContainerInfo
 func (r *Runtime) List(_ context.Context, selector map[string]string) ([]*runtimev1.ContainerInfo, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	candidates := r.ctrs
+	for k, v := range selector {
+		set := r.byLabel[k][v]
+		if len(set) < len(candidates) {
+			candidates = set
+		}
+	}
 	var out []*runtimev1.ContainerInfo
-	for _, c := range r.ctrs {
+	for _, c := range candidates {
 		if matches(selector, c.info.GetLabels()) {
 			out = append(out, proto.Clone(c.info).(*runtimev1.ContainerInfo))
 		}
@@ -254,6 +275,15 @@ func (r *Runtime) Remove(_ context.Context, id string) error {
 		return fmt.Errorf("%w: %s", runtime.ErrRunning, id)
 	}
 	delete(r.ctrs, id)
+	for k, v := range c.info.Labels {
+		delete(r.byLabel[k][v], id)
+		if len(r.byLabel[k][v]) == 0 {
+			delete(r.byLabel[k], v)
+		}
+		if len(r.byLabel[k]) == 0 {
+			delete(r.byLabel, k)
+		}
+	}
 	return nil
 }
 
