@@ -116,3 +116,32 @@ func TestCronJobDaemonSetFormatsGolden(t *testing.T) {
 		golden(t, tc.golden, out.String())
 	}
 }
+
+// TestGetCronJobsThroughTheAPI: get, get -w and completion of CronJobs and
+// DaemonSets read through the SDK from the (fake) API.
+func TestGetCronJobsThroughTheAPI(t *testing.T) {
+	c := newCLI(t)
+	c.srv.PutCronJob(fixtureCronJob("backup", "*/5 * * * *", "", false))
+	c.srv.PutCronJob(fixtureCronJob("paused", "@daily", "", true))
+	c.srv.PutDaemonSet(fixtureDaemonSet())
+	out, _, err := c.run("get", "cronjobs", "-o", `jsonpath={range .items[*]}{.metadata.name}={.spec.schedule}{"\n"}{end}`)
+	if err != nil || out != "backup=*/5 * * * *\npaused=@daily\n" {
+		t.Errorf("jsonpath: %q %v", out, err)
+	}
+	out, _, err = c.run("get", "ds", "-o", "name")
+	if err != nil || out != "daemonset.apps/agent\n" {
+		t.Errorf("name: %q %v", out, err)
+	}
+	out, _, err = c.run("__complete", "get", "cronjobs", "")
+	if err != nil || !strings.HasPrefix(out, "backup\npaused\n:4") {
+		t.Errorf("completion: %q %v", out, err)
+	}
+	go func() {
+		waitCalls(t, c.srv, "WatchCronJobs", 1)
+		c.srv.PutCronJob(fixtureCronJob("paused", "@daily", "", false))
+	}()
+	out, _, err = c.runWithTimeout(time.Second, "get", "cronjobs", "-w", "-o", "name", "--output-watch-events")
+	if err != nil || out != "ADDED cronjob.batch/backup\nADDED cronjob.batch/paused\nMODIFIED cronjob.batch/paused\n" {
+		t.Errorf("get -w: %q %v", out, err)
+	}
+}
