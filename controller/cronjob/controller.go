@@ -8,10 +8,10 @@ import (
 
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 	"k8s.io/utils/clock"
 
 	"github.com/drover-dev/drover/controller/cache"
+	"github.com/drover-dev/drover/controller/event"
 	jobctl "github.com/drover-dev/drover/controller/job"
 	"github.com/drover-dev/drover/controller/queue"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
@@ -127,21 +127,6 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (queue.Result, e
 
 // record stores events, best effort.
 func (c *Controller) record(ctx context.Context, cj *v1.CronJob, evs []Event, now time.Time) {
-	for i, e := range evs {
-		ev := &v1.Event{
-			ApiVersion: "v1", Kind: "Event",
-			Metadata: &v1.ObjectMeta{
-				Name:              fmt.Sprintf("%s.%x%02d", cj.Metadata.Name, now.UnixNano(), i),
-				Namespace:         cj.Metadata.Namespace,
-				CreationTimestamp: timestamppb.New(now),
-			},
-			InvolvedObject: &v1.ObjectReference{ApiVersion: "batch/v1", Kind: "CronJob", Namespace: cj.Metadata.Namespace, Name: cj.Metadata.Name, Uid: cj.Metadata.Uid},
-			Reason:         e.Reason, Message: e.Message, Type: e.Type,
-			FirstTimestamp: timestamppb.New(now), LastTimestamp: timestamppb.New(now), Count: 1,
-			Source: "cronjob-controller",
-		}
-		if err := c.st.RecordEvent(ctx, ev); err != nil {
-			c.lg.Debug("record event failed", zap.String("cronjob", cj.Metadata.Name), zap.Error(err))
-		}
-	}
+	ref := &v1.ObjectReference{ApiVersion: "batch/v1", Kind: "CronJob", Namespace: cj.Metadata.Namespace, Name: cj.Metadata.Name, Uid: cj.Metadata.Uid}
+	event.Record(ctx, c.st, c.lg, ref, "cronjob-controller", evs, now)
 }

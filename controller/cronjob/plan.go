@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/drover-dev/drover/controller/event"
 	jobctl "github.com/drover-dev/drover/controller/job"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/validation"
@@ -31,9 +32,7 @@ const (
 )
 
 // Event is an event the plan asks to record for the CronJob.
-type Event struct {
-	Type, Reason, Message string
-}
+type Event = event.Event
 
 // Input is everything one decision needs.
 type Input struct {
@@ -133,7 +132,7 @@ func plan(in Input) *Plan {
 	p.Delete = append(p.Delete, trim(succeeded, int(spec.GetSuccessfulJobsHistoryLimit()))...)
 	p.Delete = append(p.Delete, trim(failed, int(spec.GetFailedJobsHistoryLimit()))...)
 	for _, j := range p.Delete {
-		p.Events = append(p.Events, Event{"Normal", ReasonSuccessfulDelete, "Deleted job " + j.GetMetadata().GetName()})
+		p.Events = append(p.Events, Event{Type: "Normal", Reason: ReasonSuccessfulDelete, Message: "Deleted job " + j.GetMetadata().GetName()})
 	}
 	setActive(p.Status, active)
 
@@ -142,7 +141,7 @@ func plan(in Input) *Plan {
 	}
 	sched, loc, err := validation.ParseSchedule(spec.GetSchedule(), spec.GetTimeZone())
 	if err != nil {
-		p.Events = append(p.Events, Event{"Warning", ReasonUnparseable, fmt.Sprintf("unparseable schedule %q: %v", spec.GetSchedule(), err)})
+		p.Events = append(p.Events, Event{Type: "Warning", Reason: ReasonUnparseable, Message: fmt.Sprintf("unparseable schedule %q: %v", spec.GetSchedule(), err)})
 		return p
 	}
 	tl := timeline{sched: sched, loc: loc, minute: minute}
@@ -174,8 +173,7 @@ func plan(in Input) *Plan {
 		return p
 	}
 	if tooMany {
-		p.Events = append(p.Events, Event{"Warning", ReasonTooManyMissedTimes,
-			fmt.Sprintf("too many missed start times (> %d); only the most recent, %s, runs. Set or decrease .spec.startingDeadlineSeconds or check clock skew", MaxMissedTimes, vt.Format(time.RFC3339))})
+		p.Events = append(p.Events, Event{Type: "Warning", Reason: ReasonTooManyMissedTimes, Message: fmt.Sprintf("too many missed start times (> %d); only the most recent, %s, runs. Set or decrease .spec.startingDeadlineSeconds or check clock skew", MaxMissedTimes, vt.Format(time.RFC3339))})
 	}
 	scheduled := tl.real(vt)
 	name := JobName(cj.GetMetadata().GetName(), vt)
@@ -188,14 +186,13 @@ func plan(in Input) *Plan {
 	switch spec.GetConcurrencyPolicy() {
 	case "Forbid":
 		if len(active) > 0 {
-			p.Events = append(p.Events, Event{"Normal", ReasonJobAlreadyActive,
-				fmt.Sprintf("skipped the run at %s: job %s is still active (concurrencyPolicy Forbid)", vt.Format(time.RFC3339), active[0].GetMetadata().GetName())})
+			p.Events = append(p.Events, Event{Type: "Normal", Reason: ReasonJobAlreadyActive, Message: fmt.Sprintf("skipped the run at %s: job %s is still active (concurrencyPolicy Forbid)", vt.Format(time.RFC3339), active[0].GetMetadata().GetName())})
 			return p
 		}
 	case "Replace":
 		for _, j := range active {
 			p.Delete = append(p.Delete, j)
-			p.Events = append(p.Events, Event{"Normal", ReasonSuccessfulDelete, "Deleted job " + j.GetMetadata().GetName() + " (concurrencyPolicy Replace)"})
+			p.Events = append(p.Events, Event{Type: "Normal", Reason: ReasonSuccessfulDelete, Message: "Deleted job " + j.GetMetadata().GetName() + " (concurrencyPolicy Replace)"})
 		}
 		active = nil
 	}
@@ -203,7 +200,7 @@ func plan(in Input) *Plan {
 	p.Create = job
 	active = append(active, job)
 	setActive(p.Status, active)
-	p.Events = append(p.Events, Event{"Normal", ReasonSuccessfulCreate, "Created job " + name})
+	p.Events = append(p.Events, Event{Type: "Normal", Reason: ReasonSuccessfulCreate, Message: "Created job " + name})
 	return p
 }
 

@@ -13,6 +13,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/drover-dev/drover/controller/cache"
+	"github.com/drover-dev/drover/controller/event"
 	jobctl "github.com/drover-dev/drover/controller/job"
 	"github.com/drover-dev/drover/controller/queue"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
@@ -127,28 +128,13 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (queue.Result, e
 func (c *Controller) record(ctx context.Context, ds *v1.DaemonSet, p *Plan, now time.Time) {
 	evs := p.Events
 	for _, pod := range p.Create {
-		evs = append(evs, Event{"Normal", "SuccessfulCreate", fmt.Sprintf("Created pod: %s on node %s", pod.Metadata.Name, pod.Spec.NodeName)})
+		evs = append(evs, Event{Type: "Normal", Reason: "SuccessfulCreate", Message: fmt.Sprintf("Created pod: %s on node %s", pod.Metadata.Name, pod.Spec.NodeName)})
 	}
 	for _, d := range p.Delete {
-		evs = append(evs, Event{"Normal", "SuccessfulDelete", fmt.Sprintf("Deleted pod: %s (%s)", d.Pod.Metadata.Name, d.Reason)})
+		evs = append(evs, Event{Type: "Normal", Reason: "SuccessfulDelete", Message: fmt.Sprintf("Deleted pod: %s (%s)", d.Pod.Metadata.Name, d.Reason)})
 	}
-	for i, e := range evs {
-		ev := &v1.Event{
-			ApiVersion: "v1", Kind: "Event",
-			Metadata: &v1.ObjectMeta{
-				Name:              fmt.Sprintf("%s.%x%02d", ds.Metadata.Name, now.UnixNano(), i),
-				Namespace:         ds.Metadata.Namespace,
-				CreationTimestamp: timestamppb.New(now),
-			},
-			InvolvedObject: &v1.ObjectReference{ApiVersion: "apps/v1", Kind: "DaemonSet", Namespace: ds.Metadata.Namespace, Name: ds.Metadata.Name, Uid: ds.Metadata.Uid},
-			Reason:         e.Reason, Message: e.Message, Type: e.Type,
-			FirstTimestamp: timestamppb.New(now), LastTimestamp: timestamppb.New(now), Count: 1,
-			Source: "daemonset-controller",
-		}
-		if err := c.st.RecordEvent(ctx, ev); err != nil {
-			c.lg.Debug("record event failed", zap.String("daemonset", ds.Metadata.Name), zap.Error(err))
-		}
-	}
+	ref := &v1.ObjectReference{ApiVersion: "apps/v1", Kind: "DaemonSet", Namespace: ds.Metadata.Namespace, Name: ds.Metadata.Name, Uid: ds.Metadata.Uid}
+	event.Record(ctx, c.st, c.lg, ref, "daemonset-controller", evs, now)
 }
 
 // podName is <daemonset>-<5 random characters>, like generateName.

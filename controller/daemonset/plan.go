@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/drover-dev/drover/controller/event"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/labels"
 	"github.com/drover-dev/drover/pkg/validation"
@@ -61,7 +62,7 @@ type Deletion struct {
 }
 
 // Event is an event to record for the DaemonSet.
-type Event struct{ Type, Reason, Message string }
+type Event = event.Event
 
 // Plan is what one reconcile decided.
 type Plan struct {
@@ -328,7 +329,7 @@ func plan(ds *v1.DaemonSet, nodes []NodeInfo, pods []*v1.Pod, now time.Time, new
 				p.Create = append(p.Create, pod)
 				ns.keep, ns.updated = pod, true
 				if lastFailure != nil {
-					p.Events = append(p.Events, Event{"Warning", "FailedDaemonPod", fmt.Sprintf("Found failed daemon pod %s on node %s, will try to kill it", lastFailure.GetMetadata().GetName(), ns.name)})
+					p.Events = append(p.Events, Event{Type: "Warning", Reason: "FailedDaemonPod", Message: fmt.Sprintf("Found failed daemon pod %s on node %s, will try to kill it", lastFailure.GetMetadata().GetName(), ns.name)})
 				}
 			} else {
 				p.Requeue = true
