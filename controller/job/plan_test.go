@@ -230,7 +230,10 @@ func TestPlanAccountingJ11(t *testing.T) {
 			want: want{create: 1, active: 1}},
 		{name: "more uncounted pods than fit one transaction: count some, requeue", job: newJob(completions(200), parallelism(100)),
 			pods: pods(100, phase(PhaseSucceeded), uncounted()),
-			want: want{count: maxCountsPerPlan, succeeded: maxCountsPerPlan}},
+			want: want{count: maxCountOpsPerPlan, succeeded: maxCountOpsPerPlan}},
+		{name: "counting a pod whose deletion was asked for costs two operations (pod and assignment deleted)", job: newJob(completions(200), parallelism(100)),
+			pods: pods(100, phase(PhaseSucceeded), uncounted(), deleting()),
+			want: want{count: maxCountOpsPerPlan / 2, succeeded: maxCountOpsPerPlan / 2}},
 	})
 }
 
