@@ -44,25 +44,28 @@ type Cache struct {
 	st *store.Store
 	lg *zap.Logger
 
-	mu         sync.RWMutex
-	rev        int64
-	revCh      chan struct{}
-	synced     bool
-	jobs       map[string]*v1.Job
-	jobsByUID  map[string]*v1.Job
-	pods       map[string]*v1.Pod
-	byOwner    map[string]map[string]*v1.Pod
-	byCtrl     map[string]map[string]*v1.Pod // by controller owner reference uid
-	orphans    map[string]map[string]*v1.Pod // by namespace: pods with no controller
-	byNode     map[string]map[string]*v1.Pod
-	unbound    map[string]*v1.Pod
-	nodes      map[string]*v1.Node
-	heartbeats map[string]bool
-	cronJobs   map[string]*v1.CronJob
-	cronByUID  map[string]*v1.CronJob
-	daemonSets map[string]*v1.DaemonSet
-	dsByUID    map[string]*v1.DaemonSet
-	handlers   []Handler
+	mu        sync.RWMutex
+	rev       int64
+	revCh     chan struct{}
+	synced    bool
+	jobs      map[string]*v1.Job
+	jobsByUID map[string]*v1.Job
+	pods      map[string]*v1.Pod
+	byOwner   map[string]map[string]*v1.Pod
+	byCtrl    map[string]map[string]*v1.Pod // by controller owner reference uid
+	orphans   map[string]map[string]*v1.Pod // by namespace: pods with no controller
+	// activeOnNode holds the bound pods that are not Succeeded or Failed,
+	// by node: the scheduler's load, without walking finished pods.
+	activeOnNode map[string]map[string]*v1.Pod
+	byNode       map[string]map[string]*v1.Pod
+	unbound      map[string]*v1.Pod
+	nodes        map[string]*v1.Node
+	heartbeats   map[string]bool
+	cronJobs     map[string]*v1.CronJob
+	cronByUID    map[string]*v1.CronJob
+	daemonSets   map[string]*v1.DaemonSet
+	dsByUID      map[string]*v1.DaemonSet
+	handlers     []Handler
 }
 
 // New returns an empty cache over st.
@@ -79,6 +82,7 @@ func (c *Cache) reset() {
 	c.byOwner = map[string]map[string]*v1.Pod{}
 	c.byCtrl = map[string]map[string]*v1.Pod{}
 	c.orphans = map[string]map[string]*v1.Pod{}
+	c.activeOnNode = map[string]map[string]*v1.Pod{}
 	c.byNode = map[string]map[string]*v1.Pod{}
 	c.unbound = map[string]*v1.Pod{}
 	c.nodes = map[string]*v1.Node{}
@@ -377,6 +381,9 @@ func (c *Cache) addPodLocked(key string, p *v1.Pod) {
 			c.byNode[node] = m
 		}
 		m[key] = p
+		if ph := p.GetStatus().GetPhase(); ph != "Succeeded" && ph != "Failed" {
+			addTo(c.activeOnNode, node, key, p)
+		}
 	} else {
 		c.unbound[key] = p
 	}
@@ -405,6 +412,7 @@ func (c *Cache) removePodLocked(key string) *v1.Pod {
 		if len(c.byNode[node]) == 0 {
 			delete(c.byNode, node)
 		}
+		removeFrom(c.activeOnNode, node, key)
 	}
 	return p
 }
@@ -512,6 +520,14 @@ func (c *Cache) PodsOnNode(node string) []*v1.Pod {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return values(c.byNode[node])
+}
+
+// ActivePodsOnNode returns the pods bound to node that are neither
+// Succeeded nor Failed.
+func (c *Cache) ActivePodsOnNode(node string) []*v1.Pod {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return values(c.activeOnNode[node])
 }
 
 // UnboundPods returns the pods not yet bound to a node.

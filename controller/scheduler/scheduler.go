@@ -206,10 +206,7 @@ func (s *Scheduler) candidates() []*nodeInfo {
 			continue
 		}
 		ni := &nodeInfo{node: n, alloc: nodeAllocatable(n)}
-		for _, p := range s.cache.PodsOnNode(name) {
-			if ph := p.GetStatus().GetPhase(); ph == "Succeeded" || ph == "Failed" {
-				continue
-			}
+		for _, p := range s.cache.ActivePodsOnNode(name) {
 			r := podRequests(p)
 			ni.used.cpuMilli += r.cpuMilli
 			ni.used.memory += r.memory
