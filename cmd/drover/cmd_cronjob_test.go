@@ -126,3 +126,14 @@ func TestSuspendCronJobsSelectsKind(t *testing.T) {
 		t.Errorf("cronjob without name: %v %v", handled, err)
 	}
 }
+
+// drain leaves DaemonSet pods alone (they would be recreated on the
+// cordoned node at once), and evicts everything else.
+func TestDrainIgnoresDaemonPods(t *testing.T) {
+	own := func(kind string) *v1.Pod {
+		return &v1.Pod{Metadata: &v1.ObjectMeta{OwnerReferences: []*v1.OwnerReference{{Kind: kind, Controller: proto.Bool(true)}}}}
+	}
+	if !daemonPod(own("DaemonSet")) || daemonPod(own("Job")) || daemonPod(&v1.Pod{}) {
+		t.Fatal("daemonPod misclassifies")
+	}
+}

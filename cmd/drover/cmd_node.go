@@ -186,9 +186,22 @@ func podsOnNode(ctx context.Context, c *client.Client, node string) ([]*v1.Pod, 
 	}
 	var out []*v1.Pod
 	for _, p := range l.Items {
-		if p.GetSpec().GetNodeName() == node && podActive(p) {
+		if p.GetSpec().GetNodeName() == node && podActive(p) && !daemonPod(p) {
 			out = append(out, p)
 		}
 	}
 	return out, nil
+}
+
+// daemonPod reports whether a DaemonSet controls p. Drain leaves daemon
+// pods alone, as kubectl drain --ignore-daemonsets does: a cordoned node
+// stays eligible for its DaemonSets (docs/cronjobs-daemonsets.md), which
+// would recreate an evicted one at once.
+func daemonPod(p *v1.Pod) bool {
+	for _, r := range p.GetMetadata().GetOwnerReferences() {
+		if r.GetController() && r.GetKind() == "DaemonSet" {
+			return true
+		}
+	}
+	return false
 }
