@@ -30,12 +30,6 @@ const (
 	TerminationJobFinished = "JobFinished"
 )
 
-// Backoff bounds for re-creating pods after failures (SPEC J6).
-const (
-	BackoffBase = 10 * time.Second
-	BackoffMax  = 6 * time.Minute
-)
-
 // Limits keep one plan within one etcd transaction (store.MaxTxnOps = 128):
 // a created pod is one operation, a counted pod one, or two when it is
 // deleted with its assignment (its deletion was asked for), a terminated
@@ -468,57 +462,4 @@ func setIndex(pod *v1.Pod, job string, i int) {
 	for _, c := range pod.Spec.Containers {
 		c.Env = append(c.Env, &v1.EnvVar{Name: "JOB_COMPLETION_INDEX", Value: s})
 	}
-}
-
-// backoffRemaining is how long to wait before creating a pod after failures
-// (SPEC J6): 10 s doubling per failure that finished after the latest
-// success, capped at 6 minutes, from the finish of the latest failure. Pods
-// lost with their node (DisruptionTarget) are replaced at once (SPEC N2) and
-// do not add to the delay, nor do failures the failure policy ignores
-// (J15). It reads only stored pod times, so a new leader
-// computes the same delay.
-func backoffRemaining(spec *v1.JobSpec, pods []*v1.Pod, now time.Time) time.Duration {
-	var lastSuccess time.Time
-	for _, pod := range pods {
-		if pod.GetStatus().GetPhase() == PhaseSucceeded {
-			if t := finishTime(pod); t.After(lastSuccess) {
-				lastSuccess = t
-			}
-		}
-	}
-	n := 0
-	var lastFailure time.Time
-	for _, pod := range pods {
-		if !addsBackoff(spec, pod) {
-			continue
-		}
-		t := finishTime(pod)
-		if !t.After(lastSuccess) {
-			continue
-		}
-		n++
-		if t.After(lastFailure) {
-			lastFailure = t
-		}
-	}
-	if n == 0 {
-		return 0
-	}
-	return lastFailure.Add(BackoffDelay(n)).Sub(now)
-}
-
-// BackoffDelay is the delay after n consecutive failures: 10 s, 20 s, 40 s …
-// capped at 6 minutes.
-func BackoffDelay(n int) time.Duration {
-	if n <= 0 {
-		return 0
-	}
-	d := BackoffBase
-	for i := 1; i < n; i++ {
-		d *= 2
-		if d >= BackoffMax {
-			return BackoffMax
-		}
-	}
-	return d
 }

@@ -3,7 +3,6 @@ package job
 import (
 	"fmt"
 	"strconv"
-	"time"
 
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 )
@@ -98,14 +97,6 @@ func matchRule(r *v1.PodFailurePolicyRule, pod *v1.Pod) (string, bool) {
 	return "", false
 }
 
-// countsAsFailure reports whether a failed pod adds to the J6 backoff delay:
-// not when the controller stopped it, not when it was lost with its node
-// (N2), not when the failure policy ignores it.
-func addsBackoff(spec *v1.JobSpec, pod *v1.Pod) bool {
-	return pod.GetStatus().GetPhase() == PhaseFailed && !isDisrupted(pod) && !terminatedByController(pod) &&
-		failureAction(spec, pod).action != ActionIgnore
-}
-
 // podFailureCount is the AnnotationIndexFailureCount of a pod (0 if unset).
 func podFailureCount(pod *v1.Pod) int32 {
 	n, err := strconv.ParseInt(pod.GetMetadata().GetAnnotations()[AnnotationIndexFailureCount], 10, 32)
@@ -142,28 +133,6 @@ func indexFailures(spec *v1.JobSpec, pods []*v1.Pod) (counts map[int]int32, fail
 		}
 	}
 	return counts, failIndex
-}
-
-// indexReadyAt returns, per index, when a new pod of it may be created
-// after its failures (SPEC J6 applied per index for J16).
-func indexReadyAt(spec *v1.JobSpec, pods []*v1.Pod) map[int]time.Time {
-	n := map[int]int{}
-	last := map[int]time.Time{}
-	for _, pod := range pods {
-		i := podIndex(pod.GetMetadata().GetAnnotations())
-		if i < 0 || !addsBackoff(spec, pod) {
-			continue
-		}
-		n[i]++
-		if t := finishTime(pod); t.After(last[i]) {
-			last[i] = t
-		}
-	}
-	out := map[int]time.Time{}
-	for i, k := range n {
-		out[i] = last[i].Add(BackoffDelay(k))
-	}
-	return out
 }
 
 // onFailureRestarts sums the container restarts of a Job's active pods when
