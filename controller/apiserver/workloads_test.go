@@ -128,3 +128,35 @@ func TestDaemonSetCRUD(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// SPEC J12 for DaemonSets and CronJobs: an Orphan delete removes the owner
+// reference from what the object owns, so the garbage collector leaves it;
+// an unknown policy is refused and deletes nothing.
+func TestWorkloadOrphanDelete(t *testing.T) {
+	s := newTestServer(t)
+	ctx := context.Background()
+	ds, err := s.CreateDaemonSet(ctx, &v1.CreateDaemonSetRequest{DaemonSet: &v1.DaemonSet{Metadata: &v1.ObjectMeta{Name: "agent"}, Spec: &v1.DaemonSetSpec{
+		Selector: &v1.LabelSelector{MatchLabels: map[string]string{"app": "x"}}, Template: podTemplate(""),
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := ds.DaemonSet.Metadata.Uid
+	pod := &v1.Pod{Metadata: &v1.ObjectMeta{Name: "agent-1", Namespace: "default", OwnerReferences: []*v1.OwnerReference{{Kind: "DaemonSet", Name: "agent", Uid: uid}}}}
+	if _, err := s.st.Pods().Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteDaemonSet(ctx, &v1.DeleteDaemonSetRequest{Name: "agent", Options: &v1.DeleteOptions{PropagationPolicy: "Sometimes"}}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("bad policy: %v", err)
+	}
+	if _, err := s.DeleteDaemonSet(ctx, &v1.DeleteDaemonSetRequest{Name: "agent", Options: &v1.DeleteOptions{PropagationPolicy: "Orphan"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.st.Pods().Get(ctx, "default", "agent-1")
+	if err != nil || len(got.Metadata.OwnerReferences) != 0 {
+		t.Fatalf("pod after orphan delete: %v %v", got, err)
+	}
+	if _, err := s.GetDaemonSet(ctx, &v1.GetDaemonSetRequest{Name: "agent"}); status.Code(err) != codes.NotFound {
+		t.Fatalf("daemonset not deleted: %v", err)
+	}
+}
