@@ -39,6 +39,7 @@ type tmplNode struct {
 type pathStep struct {
 	kind    stepKind
 	names   []string   // stepField, stepRecursive (one name, "*" for all)
+	quoted  bool       // stepField from ['a', 'b.c']: a missing key is a path
 	indexes []sliceSel // stepIndex
 	filter  *filterExpr
 }
@@ -279,7 +280,7 @@ func parseBracket(in string) (pathStep, error) {
 			}
 			names = append(names, n)
 		}
-		return pathStep{kind: stepField, names: names}, nil
+		return pathStep{kind: stepField, names: names, quoted: true}, nil
 	}
 	var sels []sliceSel
 	for _, part := range strings.Split(in, ",") {
@@ -473,16 +474,39 @@ func textOf(v any) (string, error) {
 	return string(b), err
 }
 
-// evalPath applies steps to every value in vals.
+// evalPath applies steps to every value in vals. A union ([0,2],
+// ['a','b']) gives its first member's results for every value, then its
+// second's, as kubectl does.
 func evalPath(steps []pathStep, vals []any) []any {
 	for _, st := range steps {
 		var next []any
-		for _, v := range vals {
-			next = append(next, evalStep(st, v)...)
+		for _, member := range unionMembers(st) {
+			for _, v := range vals {
+				next = append(next, evalStep(member, v)...)
+			}
 		}
 		vals = next
 	}
 	return vals
+}
+
+// unionMembers splits a union step into one step per member.
+func unionMembers(st pathStep) []pathStep {
+	switch {
+	case st.kind == stepField && len(st.names) > 1:
+		out := make([]pathStep, len(st.names))
+		for i, n := range st.names {
+			out[i] = pathStep{kind: stepField, names: []string{n}, quoted: st.quoted}
+		}
+		return out
+	case st.kind == stepIndex && len(st.indexes) > 1:
+		out := make([]pathStep, len(st.indexes))
+		for i, sel := range st.indexes {
+			out[i] = pathStep{kind: stepIndex, indexes: []sliceSel{sel}}
+		}
+		return out
+	}
+	return []pathStep{st}
 }
 
 func evalStep(st pathStep, v any) []any {
@@ -496,6 +520,11 @@ func evalStep(st pathStep, v any) []any {
 		for _, n := range st.names {
 			if x, ok := m[n]; ok {
 				out = append(out, x)
+			} else if st.quoted && strings.Contains(n, ".") {
+				// kubectl reads ['metadata.name'] as a path.
+				if p, err := parsePath("." + n); err == nil {
+					out = append(out, evalPath(p, []any{v})...)
+				}
 			}
 		}
 		return out
