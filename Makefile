@@ -48,7 +48,7 @@ test-long: build ## the long fault suites (real 10 s / 40 s timings)
 # 60 s while the engine reports 0 execs/s (the "stall" seen once); `timeout`
 # bounds each run in any case, so CI cannot hang.
 FUZZTIME     ?= 20s
-FUZZ_TARGETS := ./pkg/manifest:FuzzParse ./pkg/validation:FuzzValidateJob ./pkg/quantity:FuzzParse
+FUZZ_TARGETS := ./pkg/manifest:FuzzParse ./pkg/validation:FuzzValidateJob ./pkg/quantity:FuzzParse ./cmd/drover:FuzzJSONPath
 
 fuzz: ## run every fuzz target for FUZZTIME (default 20s) each
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -101,3 +101,23 @@ func TestJSONPathErrors(t *testing.T) {
 		}
 	}
 }
+
+// FuzzJSONPath: any template either fails to parse with an error or runs
+// on a document without panicking (make fuzz).
+func FuzzJSONPath(f *testing.F) {
+	for _, s := range []string{
+		`{.items[*].metadata.name}`, `{range .items[*]}{.metadata.name}{"\n"}{end}`,
+		`{.items[?(@.spec.completions>2)].metadata.name}`, `{..name}`, `{.items[-1:]}`,
+		`{.items[*]['metadata.name', 'spec']}`, `{'a\'b'}`, `{.items[0:3:2]}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tmpl string) {
+		p, err := parseJSONPath(tmpl)
+		if err != nil {
+			return
+		}
+		var out bytes.Buffer
+		_ = p.execute(&out, []byte(jpDoc))
+	})
+}
