@@ -134,12 +134,12 @@ func (s *Scheduler) pass(ctx context.Context) error {
 		}
 		return pending[i].GetMetadata().GetName() < pending[j].GetMetadata().GetName()
 	})
-	nodes := s.candidates()
+	pk := newPicker(s.candidates())
 	now := timestamppb.New(s.clk.Now())
 	var binds, unsched []*v1.Pod
 	for _, p := range pending {
 		req := podRequests(p)
-		best, reason := pick(nodes, p, req)
+		best, reason := pk.pick(p, req)
 		pod := proto.Clone(p).(*v1.Pod)
 		if best == nil {
 			if setScheduled(pod, "False", "Unschedulable", reason, now) {
@@ -147,9 +147,7 @@ func (s *Scheduler) pass(ctx context.Context) error {
 			}
 			continue
 		}
-		best.used.cpuMilli += req.cpuMilli
-		best.used.memory += req.memory
-		best.used.pods += req.pods
+		pk.bind(best, req)
 		pod.Spec.NodeName = best.node.GetMetadata().GetName()
 		setScheduled(pod, "True", "", "", now)
 		binds = append(binds, pod)
