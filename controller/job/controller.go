@@ -31,6 +31,7 @@ type Controller struct {
 	lg    *zap.Logger
 	q     *queue.Queue
 	namer Namer
+	deps  dependants // SPEC J18: who waits for whom (deps.go)
 	// Workers is the number of Jobs reconciled at once.
 	Workers int
 }

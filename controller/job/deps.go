@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -155,23 +155,75 @@ func (c *Controller) gateDependencies(ctx context.Context, job *v1.Job, pods int
 	return res, true, nil
 }
 
-// enqueueDependants queues the Jobs that depend on a Job whose conditions
-// changed or that was deleted, so they leave Waiting (or fail) at once.
+// dependants indexes, for each Job ("namespace/name"), the Jobs whose
+// spec.dependsOn names it, so that a Job's change finds them without
+// scanning every Job. It is kept by the cache handler.
+type dependants struct {
+	mu sync.Mutex
+	by map[string]map[string]bool
+	// of remembers each dependant's dependencies, to drop its edges.
+	of map[string][]string
+}
+
+// set records job's dependencies (none: forget it).
+func (d *dependants) set(key string, ns string, deps []string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.by == nil {
+		d.by, d.of = map[string]map[string]bool{}, map[string][]string{}
+	}
+	for _, old := range d.of[key] {
+		delete(d.by[old], key)
+		if len(d.by[old]) == 0 {
+			delete(d.by, old)
+		}
+	}
+	delete(d.of, key)
+	for _, dep := range deps {
+		dk := cache.Key(ns, dep)
+		if d.by[dk] == nil {
+			d.by[dk] = map[string]bool{}
+		}
+		d.by[dk][key] = true
+		d.of[key] = append(d.of[key], dk)
+	}
+}
+
+// get returns the Jobs that depend on key.
+func (d *dependants) get(key string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]string, 0, len(d.by[key]))
+	for k := range d.by[key] {
+		out = append(out, k)
+	}
+	return out
+}
+
+// enqueueDependants keeps the dependants index and queues the Jobs that
+// depend on a Job whose conditions changed or that was deleted, so they
+// leave Waiting (or fail) at once.
 func (c *Controller) enqueueDependants(ch cache.Change) {
 	oldJ, _ := ch.Old.(*v1.Job)
 	newJ, _ := ch.New.(*v1.Job)
+	if newJ != nil {
+		md := newJ.GetMetadata()
+		if len(newJ.GetSpec().GetDependsOn()) > 0 || (oldJ != nil && len(oldJ.GetSpec().GetDependsOn()) > 0) {
+			c.deps.set(cache.Key(md.GetNamespace(), md.GetName()), md.GetNamespace(), newJ.GetSpec().GetDependsOn())
+		}
+	} else if oldJ != nil {
+		md := oldJ.GetMetadata()
+		c.deps.set(cache.Key(md.GetNamespace(), md.GetName()), md.GetNamespace(), nil)
+	}
 	switch {
 	case oldJ == nil:
 		return // added: a dependant waits for it anyway
 	case newJ != nil && (oldJ == newJ || conditionsEqual(oldJ.GetStatus(), newJ.GetStatus())):
 		return // a resync (every Job is queued anyway) or no condition change
 	}
-	j := oldJ
-	ns, name := j.GetMetadata().GetNamespace(), j.GetMetadata().GetName()
-	for _, d := range c.cache.Jobs() {
-		if d.GetMetadata().GetNamespace() == ns && slices.Contains(d.GetSpec().GetDependsOn(), name) {
-			c.q.Add(cache.Key(ns, d.GetMetadata().GetName()))
-		}
+	md := oldJ.GetMetadata()
+	for _, k := range c.deps.get(cache.Key(md.GetNamespace(), md.GetName())) {
+		c.q.Add(k)
 	}
 }
 

@@ -100,3 +100,26 @@ func TestDependencyGateMessageUpdates(t *testing.T) {
 		t.Fatalf("seen %q", got)
 	}
 }
+
+// The dependants index follows Jobs' dependsOn as they come and go.
+func TestDependantsIndex(t *testing.T) {
+	var d dependants
+	d.set("default/report", "default", []string{"a", "b"})
+	d.set("default/other", "default", []string{"a"})
+	d.set("ns2/x", "ns2", []string{"a"})
+	got := d.get("default/a")
+	if len(got) != 2 {
+		t.Fatalf("dependants of a: %v", got)
+	}
+	d.set("default/report", "default", []string{"b"})
+	if got := d.get("default/a"); len(got) != 1 || got[0] != "default/other" {
+		t.Fatalf("after report dropped a: %v", got)
+	}
+	d.set("default/other", "default", nil)
+	if got := d.get("default/a"); len(got) != 0 {
+		t.Fatalf("after other deleted: %v", got)
+	}
+	if got := d.get("ns2/a"); len(got) != 1 || got[0] != "ns2/x" {
+		t.Fatalf("namespaces mixed: %v", got)
+	}
+}
