@@ -284,3 +284,36 @@ func ExampleJobClient_List() {
 	// page 1 [a b]
 	// page 2 [d e]
 }
+
+// Dial every controller replica: the client uses one address at a time and
+// moves on when it fails, retrying the calls that are safe to repeat.
+func ExampleNew() {
+	a, err := clienttest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, err := clienttest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer b.Stop()
+
+	ctx := context.Background()
+	c, err := client.New(ctx, a.Addr+","+b.Addr) // e.g. "10.0.0.5:7070,10.0.0.6:7070"
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	// Real replicas share one store; these two fakes do not, so only the
+	// second one has the Job, and finding it shows the client moved on.
+	b.PutJob(sleepJob("pi", nil))
+
+	a.Stop() // the replica in use goes away
+	job, err := c.Jobs("default").Get(ctx, "pi")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(job.GetMetadata().GetName())
+	// Output:
+	// pi
+}
