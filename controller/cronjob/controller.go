@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -27,6 +28,11 @@ type Controller struct {
 	q      *queue.Queue
 	minute time.Duration
 	newUID func() string
+
+	// owned indexes the Jobs each CronJob (by uid) controls, kept by the
+	// cache handler, so a reconcile does not scan every Job.
+	mu    sync.Mutex
+	owned map[string]map[string]bool
 }
 
 // New returns a CronJob controller writing through st (fenced by the
@@ -38,7 +44,7 @@ func New(st *store.Store, c *cache.Cache, clk clock.Clock, lg *zap.Logger, minut
 	if minute <= 0 {
 		minute = time.Minute
 	}
-	cc := &Controller{st: st, cache: c, clk: clk, lg: lg.Named("cronjob"), q: queue.New(clk), minute: minute, newUID: jobctl.NewUID}
+	cc := &Controller{st: st, cache: c, clk: clk, lg: lg.Named("cronjob"), q: queue.New(clk), minute: minute, newUID: jobctl.NewUID, owned: map[string]map[string]bool{}}
 	c.AddHandler(cc.onChange)
 	return cc
 }
@@ -50,10 +56,49 @@ func (c *Controller) onChange(ch cache.Change) {
 			c.q.Add(cache.Key(o.GetMetadata().GetNamespace(), o.GetMetadata().GetName()))
 		case *v1.Job:
 			if ref := ownerCronJob(o); ref != nil {
+				c.index(ref.GetUid(), cache.Key(o.GetMetadata().GetNamespace(), o.GetMetadata().GetName()), obj == ch.New)
 				c.q.Add(cache.Key(o.GetMetadata().GetNamespace(), ref.GetName()))
 			}
 		}
 	}
+}
+
+// index records (present) or forgets a Job of the CronJob with uid.
+func (c *Controller) index(uid, job string, present bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.owned[uid]
+	if present {
+		if m == nil {
+			m = map[string]bool{}
+			c.owned[uid] = m
+		}
+		m[job] = true
+		return
+	}
+	delete(m, job)
+	if len(m) == 0 {
+		delete(c.owned, uid)
+	}
+}
+
+// ownedJobs returns the cached Jobs the CronJob with uid controls.
+func (c *Controller) ownedJobs(uid string) []*v1.Job {
+	c.mu.Lock()
+	keys := make([]string, 0, len(c.owned[uid]))
+	for k := range c.owned[uid] {
+		keys = append(keys, k)
+	}
+	c.mu.Unlock()
+	var out []*v1.Job
+	for _, k := range keys {
+		if j := c.cache.Job(k); j != nil {
+			if ref := ownerCronJob(j); ref != nil && ref.GetUid() == uid {
+				out = append(out, j)
+			}
+		}
+	}
+	return out
 }
 
 func ownerCronJob(j *v1.Job) *v1.OwnerReference {
@@ -79,15 +124,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (queue.Result, e
 	}
 	cj := proto.Clone(cached).(*v1.CronJob)
 	uid := cj.GetMetadata().GetUid()
-	var owned []*v1.Job
-	for _, j := range c.cache.Jobs() {
-		if j.GetMetadata().GetNamespace() != cj.GetMetadata().GetNamespace() {
-			continue
-		}
-		if ref := ownerCronJob(j); ref != nil && ref.GetUid() == uid {
-			owned = append(owned, j)
-		}
-	}
+	owned := c.ownedJobs(uid)
 	now := c.clk.Now()
 	ns := cj.GetMetadata().GetNamespace()
 	p := plan(Input{
