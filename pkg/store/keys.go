@@ -38,7 +38,6 @@ const (
 // "/<lease id>" itself: the keys are LeaderPrefix + "<lease id>".
 const LeaderElection = Root + "leader"
 
-
 // HeartbeatKey is the liveness key of a node, attached to its worker's lease.
 func HeartbeatKey(node string) string { return HeartbeatsPrefix + node }
 
