@@ -40,23 +40,40 @@ func listPage[T store.Object](ctx context.Context, k store.Kind[T], ns string, o
 			return nil, nil, invalid("options.continueToken", "malformed continue token")
 		}
 	}
-	items, rev, next, err := k.ListPage(ctx, ns, opts.GetLimit(), tok.Key, tok.Rev)
-	if errors.Is(err, store.ErrCompacted) {
-		return nil, nil, invalid("options.continueToken", "the list snapshot has expired (compacted); start the list again")
-	}
-	if err != nil {
-		return nil, nil, toStatus(err)
-	}
-	if tok.Rev > 0 {
-		// etcd reports its current revision; the page was read at the
-		// first page's, and so is every later page.
-		rev = tok.Rev
-	}
-	out := items[:0]
-	for _, it := range items {
-		if sel.Matches(it.GetMetadata().GetLabels()) {
-			out = append(out, it)
+	// A page holds up to limit matching objects: with a selector, store
+	// pages are read (all at the first page's revision) until it is full.
+	limit, key, rev := opts.GetLimit(), tok.Key, tok.Rev
+	var out []T
+	next := ""
+read:
+	for {
+		items, r, more, err := k.ListPage(ctx, ns, limit, key, rev)
+		if errors.Is(err, store.ErrCompacted) {
+			return nil, nil, invalid("options.continueToken", "the list snapshot has expired (compacted); start the list again")
 		}
+		if err != nil {
+			return nil, nil, toStatus(err)
+		}
+		if rev == 0 {
+			rev = r // etcd's revision when the first page was read
+		}
+		for i, it := range items {
+			if !sel.Matches(it.GetMetadata().GetLabels()) {
+				continue
+			}
+			out = append(out, it)
+			if limit > 0 && int64(len(out)) == limit {
+				if i < len(items)-1 || more != "" {
+					md := it.GetMetadata()
+					next = k.Key(md.GetNamespace(), md.GetName())
+				}
+				break read
+			}
+		}
+		if more == "" {
+			break
+		}
+		key = more
 	}
 	meta := &v1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10)}
 	if next != "" {

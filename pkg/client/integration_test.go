@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -367,9 +368,31 @@ func TestIntegrationPaging(t *testing.T) {
 	ctx := ctxT(t)
 	jobs := c.Jobs("paging")
 	for i := range 5 {
-		if _, err := jobs.Create(ctx, suspendedJob("", fmt.Sprintf("j%d", i))); err != nil {
+		j := suspendedJob("", fmt.Sprintf("j%d", i))
+		j.Metadata.Labels = map[string]string{"even": strconv.FormatBool(i%2 == 0)}
+		if _, err := jobs.Create(ctx, j); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// With a selector, each page is filled with matching objects.
+	var evens []string
+	opts := client.ListOptions{LabelSelector: "even=true", Limit: 2}
+	for page := 1; ; page++ {
+		p, err := jobs.List(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range p.Items {
+			evens = append(evens, j.GetMetadata().GetName())
+		}
+		evens = append(evens, "|")
+		if p.Continue == "" || page > 5 {
+			break
+		}
+		opts.Continue = p.Continue
+	}
+	if fmt.Sprint(evens) != "[j0 j2 | j4 |]" {
+		t.Errorf("pages with a selector: %v, want [j0 j2 | j4 |]", evens)
 	}
 	p1, err := jobs.List(ctx, client.ListOptions{Limit: 2})
 	if err != nil || len(p1.Items) != 2 || p1.Continue == "" {
