@@ -65,6 +65,9 @@ func loadConfig(path string, explicit bool) (cliConfig, error) {
 	return cfg, nil
 }
 
+// notClient are the commands that do not talk to the API.
+var notClient = map[string]bool{"dev": true, "controller": true, "worker": true, "completion": true}
+
 // getenv reads the environment (tests replace it).
 func (e *cliEnv) getenv(key string) string {
 	if e.env != nil {
@@ -77,6 +80,9 @@ func (e *cliEnv) getenv(key string) string {
 // and the config file where the flags were not given. It runs before every
 // command; the config file is read only when a flag is missing.
 func (e *cliEnv) resolveConfig(cmd *cobra.Command) error {
+	if notClient[cmd.Name()] {
+		return nil // a bad client config must not stop a cluster process
+	}
 	var cfg *cliConfig
 	config := func() (cliConfig, error) {
 		if cfg != nil {

@@ -33,6 +33,7 @@ func TestConfigPrecedence(t *testing.T) {
 
 	for _, tc := range []struct {
 		name       string
+		sub        string
 		args       []string
 		vars       map[string]string
 		wantServer string
@@ -48,16 +49,21 @@ func TestConfigPrecedence(t *testing.T) {
 		{name: "--config missing", args: []string{"--config", filepath.Join(other, "none.yaml")}, wantErr: "no such file"},
 		{name: "unknown key", args: []string{"--config", bad}, wantErr: `unknown field "servre"`},
 		{name: "flags need no file", args: []string{"--config", bad, "--server", "s:1", "-n", "x"}, wantServer: "s:1", wantNS: "x"},
+		{name: "cluster processes ignore it", sub: "dev", args: []string{"--config", bad}, wantServer: "", wantNS: "default"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := &cliEnv{server: new(string), env: func(k string) string { return tc.vars[k] }}
 			root := &cobra.Command{Use: "drover", SilenceUsage: true, SilenceErrors: true}
 			addServerFlag(root, env)
 			var ns string
-			sub := &cobra.Command{Use: "sub", RunE: func(*cobra.Command, []string) error { return nil }}
+			name := tc.sub
+			if name == "" {
+				name = "sub"
+			}
+			sub := &cobra.Command{Use: name, RunE: func(*cobra.Command, []string) error { return nil }}
 			addNamespaceFlag(sub, &ns)
 			root.AddCommand(sub)
-			root.SetArgs(append([]string{"sub"}, tc.args...))
+			root.SetArgs(append([]string{name}, tc.args...))
 			err := root.Execute()
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
