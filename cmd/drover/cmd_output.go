@@ -93,7 +93,7 @@ func (e *cliEnv) connect(ctx context.Context) (*client.Client, error) {
 
 // addNamespaceFlag defines -n/--namespace on cmd.
 func addNamespaceFlag(cmd *cobra.Command, ns *string) {
-	cmd.Flags().StringVarP(ns, "namespace", "n", "default", "namespace of the objects (default: env DROVER_NAMESPACE, the config file's namespace, else default)")
+	cmd.Flags().StringVarP(ns, "namespace", "n", "default", "namespace of the objects (without -n: $DROVER_NAMESPACE, then the config file's namespace:)")
 }
 
 // kind is a kind of object the client commands know.
