@@ -7,6 +7,9 @@ import (
 	"errors"
 	"strconv"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/labels"
 	"github.com/drover-dev/drover/pkg/store"
@@ -122,7 +125,7 @@ func watchKind[T store.Object](ctx context.Context, k store.Kind[T], ns string, 
 	}
 	if err := werr(); err != nil {
 		if errors.Is(err, store.ErrCompacted) {
-			return toStatus(errors.Join(err, errors.New("resourceVersion "+opts.GetResourceVersion()+" is too old; list again and watch from the list's resourceVersion")))
+			return status.Errorf(codes.OutOfRange, "resourceVersion %s is too old (compacted): list again and watch from the list's resourceVersion", opts.GetResourceVersion())
 		}
 		return toStatus(err)
 	}

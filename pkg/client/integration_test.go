@@ -463,6 +463,9 @@ func TestIntegrationWatchGone(t *testing.T) {
 	if !client.IsGone(err) || status.Code(err) != codes.OutOfRange {
 		t.Errorf("watch from a compacted revision: %v, want ErrGone (OutOfRange)", err)
 	}
+	if want := "resourceVersion " + first.GetMetadata().GetResourceVersion() + " is too old (compacted): list again and watch from the list's resourceVersion"; err == nil || err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
 
 	// A Watcher cut off while the history it needs is compacted cannot
 	// resume: Recv reports ErrGone rather than skipping changes.
