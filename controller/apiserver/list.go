@@ -52,7 +52,7 @@ read:
 	for {
 		items, r, more, err := k.ListPage(ctx, ns, limit, key, rev)
 		if errors.Is(err, store.ErrCompacted) {
-			return nil, nil, invalid("options.continueToken", "the list snapshot has expired (compacted); start the list again")
+			return nil, nil, status.Error(codes.OutOfRange, "the continue token's list snapshot is too old (compacted): start the list again")
 		}
 		if err != nil {
 			return nil, nil, toStatus(err)

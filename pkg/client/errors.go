@@ -111,9 +111,9 @@ func IsConflict(err error) bool { return errors.Is(err, ErrConflict) }
 // leader or store to serve the call.
 func IsUnavailable(err error) bool { return errors.Is(err, ErrUnavailable) }
 
-// IsGone reports whether a watch asked for a resource version the store
-// has compacted (code OutOfRange): list again and watch from the list's
-// resource version.
+// IsGone reports whether a watch asked for a resource version, or a paged
+// list continued from a snapshot, that the store has compacted (code
+// OutOfRange): list again (and watch from the list's resource version).
 func IsGone(err error) bool { return errors.Is(err, ErrGone) }
 
 // FieldErrors returns the field errors carried by err: the field violations

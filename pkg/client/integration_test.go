@@ -429,6 +429,17 @@ func TestIntegrationPaging(t *testing.T) {
 	if _, err := jobs.List(ctx, client.ListOptions{Limit: 2, Continue: "garbage!"}); !client.IsInvalid(err) {
 		t.Errorf("bad continue token: %v", err)
 	}
+	// A token whose snapshot was compacted is Gone, as in Kubernetes.
+	resp, err := cli.Put(ctx, "/unrelated", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Compact(ctx, resp.Header.Revision); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jobs.List(ctx, client.ListOptions{Limit: 2, Continue: p1.Continue}); !client.IsGone(err) {
+		t.Errorf("continue after compaction: %v, want ErrGone", err)
+	}
 }
 
 // TestIntegrationWatchGone: a watch from a compacted revision fails with
