@@ -550,3 +550,46 @@ func TestCronJobsAndDaemonSetsFake(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestRetryOnConflict: an update that conflicts is run again (read, change,
+// write), a bounded number of times; other outcomes end it at once.
+func TestRetryOnConflict(t *testing.T) {
+	s := clienttest.NewServer(t)
+	c := newClient(t, s.Addr)
+	ctx := ctxT(t)
+	jobs := c.Jobs("default")
+	if _, err := jobs.Create(ctx, piJob("pi")); err != nil {
+		t.Fatal(err)
+	}
+	conflict := status.Error(codes.Aborted, "the object has changed")
+	update := func(calls *int) func() error {
+		return func() error {
+			*calls++
+			j, err := jobs.Get(ctx, "pi")
+			if err != nil {
+				return err
+			}
+			j.Metadata.Labels = map[string]string{"try": fmt.Sprint(*calls)}
+			_, err = jobs.Update(ctx, j)
+			return err
+		}
+	}
+	calls := 0
+	s.FailNext("UpdateJob", conflict, conflict)
+	if err := client.RetryOnConflict(ctx, update(&calls)); err != nil || calls != 3 {
+		t.Errorf("two conflicts: %v after %d calls, want success after 3", err, calls)
+	}
+	if got := s.Job("default", "pi").GetMetadata().GetLabels()["try"]; got != "3" {
+		t.Errorf("stored label try=%s, want 3", got)
+	}
+	calls = 0
+	s.FailNext("UpdateJob", conflict, conflict, conflict, conflict, conflict)
+	if err := client.RetryOnConflict(ctx, update(&calls)); !client.IsConflict(err) || calls != 5 {
+		t.Errorf("endless conflicts: %v after %d calls, want a conflict after 5", err, calls)
+	}
+	calls = 0
+	s.FailNext("UpdateJob", status.Error(codes.InvalidArgument, "bad"))
+	if err := client.RetryOnConflict(ctx, update(&calls)); !client.IsInvalid(err) || calls != 1 {
+		t.Errorf("invalid: %v after %d calls", err, calls)
+	}
+}

@@ -53,7 +53,7 @@
 // Update is optimistic: when the object's metadata.resourceVersion is set,
 // the update applies only if nobody changed the object since it was read,
 // and otherwise fails with ErrConflict; Get it again, change it again,
-// retry (see the IsConflict example). Delete of a Job takes a propagation
+// retry (see the IsConflict example, or let [RetryOnConflict] loop). Delete of a Job takes a propagation
 // policy for its pods (SPEC J12).
 //
 // # Lists
