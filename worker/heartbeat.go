@@ -131,6 +131,11 @@ func (h *heartbeat) run(ctx context.Context) error {
 			lease, err = h.registerLease(ctx)
 		} else {
 			err = h.renew(ctx, lease)
+			if err == nil && h.m != nil {
+				// Renewals only: a registration's several writes
+				// would swell the tail.
+				h.m.RenewSeconds.Observe(h.clock.Since(sent).Seconds())
+			}
 			if errors.Is(err, rpctypes.ErrLeaseNotFound) {
 				// The lease expired (a partition outlived it): the
 				// controller treats the node as lost, so stop the
@@ -230,9 +235,6 @@ func (h *heartbeat) succeeded(ctx context.Context, lease clientv3.LeaseID, sent 
 	h.st.ConsecutiveFailures = 0
 	h.deadline = deadline
 	h.mu.Unlock()
-	if h.m != nil {
-		h.m.RenewSeconds.Observe(now.Sub(sent).Seconds())
-	}
 	select {
 	case h.kick <- struct{}{}:
 	default:

@@ -117,7 +117,10 @@ type Report struct {
 	// status.startTime), milliseconds.
 	StartP50Ms float64 `json:"podStartP50Ms"`
 	StartP99Ms float64 `json:"podStartP99Ms"`
-	// RenewP99Ms estimates the heartbeat renewal p99 from the histogram.
+	// Renewals counts the lease renewals over the run (registrations
+	// excluded); RenewP99Ms estimates their p99 from the histogram (0
+	// when there were none: a run shorter than the heartbeat interval).
+	Renewals      int64   `json:"heartbeatRenewals"`
 	RenewP99Ms    float64 `json:"heartbeatRenewP99Ms"`
 	RenewFailures int64   `json:"heartbeatFailures"`
 	Fences        int64   `json:"fences"`
@@ -315,7 +318,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := nodeStats(ctx, store.New(cli), rep); err != nil {
 		return nil, err
 	}
-	rep.RenewP99Ms = metrics.HistogramQuantile(wm.RenewSeconds, 0.99) * 1000
+	rep.Renewals = histogramCount(wm.RenewSeconds)
+	if rep.Renewals > 0 {
+		rep.RenewP99Ms = metrics.HistogramQuantile(wm.RenewSeconds, 0.99) * 1000
+	}
 	rep.RenewFailures = int64(counterValue(wm.RenewFailures))
 	rep.Fences = int64(counterValue(wm.Fences))
 
@@ -333,6 +339,14 @@ func counterValue(c prometheus.Counter) float64 {
 		return 0
 	}
 	return m.GetCounter().GetValue()
+}
+
+func histogramCount(h prometheus.Histogram) int64 {
+	var m dto.Metric
+	if err := h.Write(&m); err != nil {
+		return 0
+	}
+	return int64(m.GetHistogram().GetSampleCount())
 }
 
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
@@ -472,10 +486,11 @@ func nodeStats(ctx context.Context, st *store.Store, rep *Report) error {
 	return nil
 }
 
-// quantile is the q-quantile of xs by the nearest-rank method (NaN if empty).
+// quantile is the q-quantile of xs by the nearest-rank method (0 if empty:
+// the report is JSON, which has no NaN).
 func quantile(xs []float64, q float64) float64 {
 	if len(xs) == 0 {
-		return math.NaN()
+		return 0
 	}
 	sort.Float64s(xs)
 	i := int(math.Ceil(q*float64(len(xs)))) - 1

@@ -27,6 +27,8 @@ func TestHollowNodesCompleteJob(t *testing.T) {
 		Endpoints: []string{srv.Endpoint()},
 		Nodes:     50, Jobs: 2, Completions: 500, Parallelism: 100,
 		CeilingPuts: 500, CeilingClients: 8,
+		// Short heartbeats, so that a slow run sees renewals (N1).
+		HeartbeatInterval: time.Second, LeaseTTL: 4 * time.Second,
 		StartController: InProcessController,
 		Logger:          zaptest.NewLogger(t),
 	})
@@ -44,6 +46,11 @@ func TestHollowNodesCompleteJob(t *testing.T) {
 	}
 	if rep.NodesNotReady != 0 || rep.PodsDisrupted != 0 || rep.Fences != 0 {
 		t.Errorf("nodes lost: %d NotReady, %d pods disrupted, %d fences", rep.NodesNotReady, rep.PodsDisrupted, rep.Fences)
+	}
+	// How many renewals a run sees depends on its speed; the report must
+	// be consistent either way, and none may fail.
+	if (rep.Renewals == 0) != (rep.RenewP99Ms == 0) || rep.RenewFailures != 0 {
+		t.Errorf("heartbeat: %d renewals, p99 %v ms, %d failures", rep.Renewals, rep.RenewP99Ms, rep.RenewFailures)
 	}
 	if rep.Ceiling.Puts != 500 || rep.Ceiling.PutsPerSecond <= 0 {
 		t.Errorf("ceiling %+v", rep.Ceiling)

@@ -35,7 +35,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("ratio to ceiling", "%.2f", r.CeilingRatio)
 	}
 	row("pod start p50/p99", "%.0f ms / %.0f ms", r.StartP50Ms, r.StartP99Ms)
-	row("heartbeat renew p99", "%.1f ms (%d failures, %d fences)", r.RenewP99Ms, r.RenewFailures, r.Fences)
+	row("heartbeat renew p99", "%.1f ms of %d renewals (%d failures, %d fences)", r.RenewP99Ms, r.Renewals, r.RenewFailures, r.Fences)
 	row("nodes lost", "%d NotReady, %d pods disrupted", r.NodesNotReady, r.PodsDisrupted)
 	row("controller", "%s", usage(r.Controller))
 	if r.Etcd.How != "" {
