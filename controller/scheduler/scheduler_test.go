@@ -200,13 +200,18 @@ func TestSchedulerBindsBatchedOnlyToLiveUncordonedNodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bound := 0
+		bound, hugeMarked := 0, false
 		for _, p := range pods {
 			if p.GetSpec().GetNodeName() != "" {
 				bound++
 			}
+			// A pass writes its bindings first and then the conditions of
+			// the pods it could not place: wait for both.
+			if p.GetMetadata().GetName() == "huge" && len(p.GetStatus().GetConditions()) > 0 {
+				hugeMarked = true
+			}
 		}
-		if bound == n {
+		if bound == n && hugeMarked {
 			break
 		}
 		if time.Now().After(deadline) {
