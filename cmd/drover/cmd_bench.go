@@ -33,6 +33,7 @@ func init() {
 	var (
 		preset, endpoints, etcdBinary, dataDir, ctrlPprof, logLevel string
 		embedded, asJSON, inProcess                                 bool
+		nodesPerClient                                              int
 		p                                                           benchPreset
 		observe                                                     observeFlags
 	)
@@ -150,7 +151,8 @@ runs inside this process. With --etcd-endpoints an etcd of your own is used
 				Endpoints: eps, Nodes: p.nodes, Jobs: p.jobs, Completions: p.completions,
 				Parallelism: p.parallelism, Duration: p.duration,
 				CeilingPuts: p.ceilingPuts, StartController: startCtrl,
-				Timeout: p.timeout, Logger: lg,
+				NodesPerClient: nodesPerClient,
+				Timeout:        p.timeout, Logger: lg,
 			})
 			if err != nil {
 				return err
@@ -176,6 +178,7 @@ runs inside this process. With --etcd-endpoints an etcd of your own is used
 	f.IntVar(&p.completions, "completions", 500, "pods in all")
 	f.IntVar(&p.parallelism, "parallelism", 50, "parallelism of each Job")
 	f.DurationVar(&p.duration, "duration", 0, "how long each pod runs")
+	f.IntVar(&nodesPerClient, "nodes-per-client", bench.DefaultNodesPerClient, "hollow nodes sharing one etcd client")
 	f.IntVar(&p.ceilingPuts, "ceiling-puts", bench.DefaultCeilingPuts, "puts of the storage ceiling measurement (negative: skip it)")
 	f.DurationVar(&p.timeout, "timeout", 10*time.Minute, "give up if the Jobs have not completed by then")
 	f.StringVar(&endpoints, "etcd-endpoints", "", "use this etcd instead of starting one (it must hold no namespace \"bench\")")

@@ -39,7 +39,7 @@ func (o *fakeFlags) runtime() (*fake.Runtime, error) { return fake.New(o.config(
 func init() {
 	var (
 		endpoints, prefix, labels, capacity, logLevel string
-		nodes                                         int
+		nodes, nodesPerClient                         int
 		heartbeat, leaseTTL, ramp                     time.Duration
 		fakeOpts                                      fakeFlags
 		observe                                       observeFlags
@@ -53,8 +53,8 @@ pods run on the fake runtime: they pretend to run for --fake-duration and exit
 with --fake-exit-code (or fail by --fake-fail-ratio), with no processes. A
 pod's env DROVER_FAKE_DURATION and DROVER_FAKE_EXIT_CODE override both.
 
-Hollow nodes serve no pod logs and need no data directory; every 500 of them
-share one etcd client. Their starts are spread over --ramp so that their
+Hollow nodes serve no pod logs and need no data directory; every
+--nodes-per-client of them share one etcd client. Their starts are spread over --ramp so that their
 heartbeats do not all fall on the same instant.`,
 		Example: `  drover hollow --nodes 100 --etcd-endpoints http://127.0.0.1:2379
   drover hollow --nodes 5000 --fake-duration 30s --fake-fail-ratio 0.01 --metrics-listen 127.0.0.1:9091`,
@@ -79,7 +79,8 @@ heartbeats do not all fall on the same instant.`,
 			fleet, err := bench.NewFleet(bench.FleetConfig{
 				Endpoints: splitList(endpoints), Nodes: nodes, NamePrefix: prefix,
 				HeartbeatInterval: heartbeat, LeaseTTL: leaseTTL, Ramp: ramp,
-				Fake: fakeOpts.config(), Capacity: caps, Labels: lbls,
+				NodesPerClient: nodesPerClient,
+				Fake:           fakeOpts.config(), Capacity: caps, Labels: lbls,
 				Metrics: metrics.NewWorker(reg),
 				// Per-pod logs of thousands of nodes would drown
 				// everything: only warnings and errors.
@@ -108,6 +109,7 @@ heartbeats do not all fall on the same instant.`,
 	f := cmd.Flags()
 	f.StringVar(&endpoints, "etcd-endpoints", envDefault("DROVER_ETCD_ENDPOINTS", "http://127.0.0.1:2379"), "comma-separated etcd client URLs (env DROVER_ETCD_ENDPOINTS)")
 	f.IntVar(&nodes, "nodes", 100, "number of hollow nodes")
+	f.IntVar(&nodesPerClient, "nodes-per-client", bench.DefaultNodesPerClient, "hollow nodes sharing one etcd client (one connection)")
 	f.StringVar(&prefix, "name-prefix", "hollow-", "nodes are named <prefix>1 … <prefix>N")
 	f.DurationVar(&heartbeat, "heartbeat-interval", worker.DefaultHeartbeatInterval, "how often each node renews its lease")
 	f.DurationVar(&leaseTTL, "lease-ttl", worker.DefaultLeaseTTL, "lease TTL, whole seconds")

@@ -54,6 +54,8 @@ type Config struct {
 	CeilingPuts, CeilingClients int
 	// HeartbeatInterval and LeaseTTL of the hollow nodes (default N1's).
 	HeartbeatInterval, LeaseTTL time.Duration
+	// NodesPerClient hollow nodes share an etcd client (default 500).
+	NodesPerClient int
 	// StartController starts the controller under test against the
 	// endpoints (required; see InProcessController and the drover
 	// command's process controller).
@@ -210,7 +212,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	fleet, err := NewFleet(FleetConfig{
 		Endpoints: cfg.Endpoints, Nodes: cfg.Nodes,
 		HeartbeatInterval: cfg.HeartbeatInterval, LeaseTTL: cfg.LeaseTTL,
-		Fake: fake.Config{Duration: cfg.Duration}, Metrics: wm,
+		NodesPerClient: cfg.NodesPerClient,
+		Fake:           fake.Config{Duration: cfg.Duration}, Metrics: wm,
 		Logger: lg.WithOptions(zap.IncreaseLevel(zap.WarnLevel)),
 	})
 	if err != nil {

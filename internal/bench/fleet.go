@@ -19,9 +19,9 @@ import (
 	"github.com/drover-dev/drover/worker/runtime/fake"
 )
 
-// NodesPerClient is how many hollow workers share one etcd client (one
-// gRPC connection; their watches share one stream).
-const NodesPerClient = 500
+// DefaultNodesPerClient is how many hollow workers share one etcd client
+// (one gRPC connection; their watches share one stream).
+const DefaultNodesPerClient = 500
 
 // DefaultHollowCapacity is a hollow node's capacity: big enough that pods
 // without requests are limited only by the pod slots, as on a real node.
@@ -45,6 +45,9 @@ type FleetConfig struct {
 	// Ramp spreads the nodes' starts (and so their heartbeats) over this
 	// long; default min(HeartbeatInterval, Nodes × 2 ms).
 	Ramp time.Duration
+	// NodesPerClient hollow nodes share one etcd client (default
+	// DefaultNodesPerClient).
+	NodesPerClient int
 	// Metrics receives every worker's metrics (may be nil).
 	Metrics *metrics.Worker
 	// Logger for the workers (default none).
@@ -81,8 +84,11 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
+	if cfg.NodesPerClient <= 0 {
+		cfg.NodesPerClient = DefaultNodesPerClient
+	}
 	f := &Fleet{cfg: cfg}
-	for range (cfg.Nodes + NodesPerClient - 1) / NodesPerClient {
+	for range (cfg.Nodes + cfg.NodesPerClient - 1) / cfg.NodesPerClient {
 		cli, err := clientv3.New(clientv3.Config{
 			Endpoints: cfg.Endpoints, DialTimeout: 5 * time.Second,
 			DialKeepAliveTime: 5 * time.Second, DialKeepAliveTimeout: 3 * time.Second,
@@ -102,7 +108,7 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 		}
 		w, err := worker.New(worker.Config{
 			NodeName:          fmt.Sprintf("%s%d", cfg.NamePrefix, i+1),
-			Etcd:              f.clients[i/NodesPerClient],
+			Etcd:              f.clients[i/cfg.NodesPerClient],
 			HeartbeatInterval: cfg.HeartbeatInterval,
 			LeaseTTL:          cfg.LeaseTTL,
 			Runtime:           rt,
