@@ -271,7 +271,10 @@ func TestPodSucceedsAndFails(t *testing.T) {
 	cli, _ := etcdtest.Start(t)
 	w := startWorker(t, cli, "n1", t.TempDir(), nil)
 	ctx := testCtx(t)
-	ok := newPod("n1", "ok", `echo "hi from $HOSTNAME $DROVER_POD_NAMESPACE/$DROVER_POD_NAME on $DROVER_NODE_NAME"`)
+	// The pod lives a second, so that its Running phase is written before it
+	// exits even on a loaded machine (a pod that exits before its Run returns
+	// goes from Pending to Succeeded in one write, which is also correct).
+	ok := newPod("n1", "ok", `sleep 1; echo "hi from $HOSTNAME $DROVER_POD_NAMESPACE/$DROVER_POD_NAME on $DROVER_NODE_NAME"`)
 	bad := newPod("n1", "bad", "exit 3")
 	rev := currentRev(t, cli)
 	assign(t, w.st, ok)
