@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/drover-dev/drover/controller/cache"
+	"github.com/drover-dev/drover/controller/event"
 	"github.com/drover-dev/drover/controller/queue"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/labels"
@@ -250,25 +251,10 @@ func (c *Controller) record(ctx context.Context, job *v1.Job, evs []Event, now t
 				msg += ", …"
 			}
 		}
-		rest = append(rest, Event{"Normal", "SuccessfulCreate", msg})
+		rest = append(rest, Event{Type: "Normal", Reason: "SuccessfulCreate", Message: msg})
 	}
-	for i, e := range rest {
-		ev := &v1.Event{
-			ApiVersion: "v1", Kind: "Event",
-			Metadata: &v1.ObjectMeta{
-				Name:              fmt.Sprintf("%s.%x%02d", job.Metadata.Name, now.UnixNano(), i),
-				Namespace:         job.Metadata.Namespace,
-				CreationTimestamp: timestamppb.New(now),
-			},
-			InvolvedObject: &v1.ObjectReference{ApiVersion: "batch/v1", Kind: "Job", Namespace: job.Metadata.Namespace, Name: job.Metadata.Name, Uid: job.Metadata.Uid},
-			Reason:         e.Reason, Message: e.Message, Type: e.Type,
-			FirstTimestamp: timestamppb.New(now), LastTimestamp: timestamppb.New(now), Count: 1,
-			Source: "job-controller",
-		}
-		if err := c.st.RecordEvent(ctx, ev); err != nil {
-			c.lg.Debug("record event failed", zap.String("job", job.Metadata.Name), zap.Error(err))
-		}
-	}
+	ref := &v1.ObjectReference{ApiVersion: "batch/v1", Kind: "Job", Namespace: job.Metadata.Namespace, Name: job.Metadata.Name, Uid: job.Metadata.Uid}
+	event.Record(ctx, c.st, c.lg, ref, "job-controller", rest, now)
 }
 
 // randomNamer names pods like Kubernetes' generateName: <job>-<5 chars>, and

@@ -104,7 +104,7 @@ func dependencyGate(job *v1.Job, pods int, lookup func(name string) *v1.Job, now
 	case failure != "":
 		setCondition(st, CondWaiting, "False", ReasonDependencyFailed, failure, ts)
 		setCondition(st, CondFailed, "True", ReasonDependencyFailed, failure, ts)
-		return depsFailed, &Event{"Warning", ReasonDependencyFailed, failure}
+		return depsFailed, &Event{Type: "Warning", Reason: ReasonDependencyFailed, Message: failure}
 	case len(waiting) > 0:
 		msg := "waiting for " + strings.Join(waiting, ", ")
 		if c := condition(st, CondWaiting); c != nil && c.Message != msg {

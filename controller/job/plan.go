@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/drover-dev/drover/controller/event"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 )
 
@@ -51,9 +52,7 @@ func countOps(pod *v1.Pod) int {
 }
 
 // Event is an event the plan asks to record for the Job (SPEC J17).
-type Event struct {
-	Type, Reason, Message string
-}
+type Event = event.Event
 
 // Termination is a pod to stop gracefully, and why.
 type Termination struct {
@@ -205,12 +204,12 @@ func plan(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer) *Plan {
 	if !finished {
 		if suspended {
 			if setCondition(st, CondSuspended, "True", ReasonJobSuspended, "Job suspended", ts) {
-				p.Events = append(p.Events, Event{"Normal", "Suspended", "Job suspended"})
+				p.Events = append(p.Events, Event{Type: "Normal", Reason: "Suspended", Message: "Job suspended"})
 			}
 		} else if c := condition(st, CondSuspended); c != nil && c.Status == "True" {
 			setCondition(st, CondSuspended, "False", ReasonJobResumed, "Job resumed", ts)
 			st.StartTime = ts
-			p.Events = append(p.Events, Event{"Normal", "Resumed", "Job resumed"})
+			p.Events = append(p.Events, Event{Type: "Normal", Reason: "Resumed", Message: "Job resumed"})
 		}
 		if !suspended && st.StartTime == nil {
 			st.StartTime = ts
@@ -255,7 +254,7 @@ func plan(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer) *Plan {
 		if r := successRule(spec, completed); r >= 0 {
 			msg := fmt.Sprintf("Matched rules at index %d", r)
 			setCondition(st, CondSuccessCriteriaMet, "True", ReasonSuccessPolicy, msg, ts)
-			p.Events = append(p.Events, Event{"Normal", CondSuccessCriteriaMet, msg})
+			p.Events = append(p.Events, Event{Type: "Normal", Reason: CondSuccessCriteriaMet, Message: msg})
 			successMet = true
 		}
 	}
@@ -354,7 +353,7 @@ func plan(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer) *Plan {
 				}
 				setCondition(st, CondComplete, "True", reason, msg, ts)
 				st.CompletionTime = ts
-				p.Events = append(p.Events, Event{"Normal", "Completed", "Job completed"})
+				p.Events = append(p.Events, Event{Type: "Normal", Reason: "Completed", Message: "Job completed"})
 				finished = true
 			}
 		}
@@ -391,7 +390,7 @@ func plan(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer) *Plan {
 
 func (p *Plan) fail(st *v1.JobStatus, reason, msg string, ts *timestamppb.Timestamp) {
 	setCondition(st, CondFailed, "True", reason, msg, ts)
-	p.Events = append(p.Events, Event{"Warning", reason, msg})
+	p.Events = append(p.Events, Event{Type: "Warning", Reason: reason, Message: msg})
 }
 
 func (p *Plan) requeueAfter(d time.Duration) {
@@ -426,7 +425,7 @@ func (p *Plan) create(job *v1.Job, active, terminating []*v1.Pod, completed, fai
 		for range n {
 			pod := newPod(job, namer.PodName(name, -1), namer.UID(), now)
 			p.Create = append(p.Create, pod)
-			p.Events = append(p.Events, Event{"Normal", "SuccessfulCreate", "Created pod: " + pod.Metadata.Name})
+			p.Events = append(p.Events, Event{Type: "Normal", Reason: "SuccessfulCreate", Message: "Created pod: " + pod.Metadata.Name})
 		}
 		return
 	}
@@ -448,7 +447,7 @@ func (p *Plan) create(job *v1.Job, active, terminating []*v1.Pod, completed, fai
 			pod.Metadata.Annotations[AnnotationIndexFailureCount] = strconv.Itoa(int(failures[i]))
 		}
 		p.Create = append(p.Create, pod)
-		p.Events = append(p.Events, Event{"Normal", "SuccessfulCreate", "Created pod: " + pod.Metadata.Name})
+		p.Events = append(p.Events, Event{Type: "Normal", Reason: "SuccessfulCreate", Message: "Created pod: " + pod.Metadata.Name})
 	}
 }
 
