@@ -100,27 +100,24 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (queue.Result, e
 	if p.Empty(job.GetStatus()) {
 		return res, nil
 	}
-	rev, err := c.apply(ctx, job, p, now)
+	err := c.cache.Commit(ctx, c.txnFor(job, p, now)) // and read our own write before the next decision
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		// The cache was behind; try again once it has caught up.
-		return queue.Result{RequeueAfter: 10 * time.Millisecond}, nil
+		return queue.Result{RequeueAfter: queue.ConflictRetry}, nil
 	case errors.Is(err, store.ErrNotLeader):
 		return res, fmt.Errorf("job %s: %w: %w", key, err, queue.ErrTerminal)
 	case err != nil:
 		return res, fmt.Errorf("job %s: %w", key, err)
 	}
 	c.record(ctx, job, p.Events, now)
-	// Read our own write before the next decision on this Job.
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	_ = c.cache.WaitForRevision(wctx, rev)
 	return res, nil
 }
 
-// apply writes a plan in one transaction guarded by the Job's and every
-// touched pod's mod revision (and by leadership, through the fenced store).
-func (c *Controller) apply(ctx context.Context, job *v1.Job, p *Plan, now time.Time) (int64, error) {
+// txnFor builds the one transaction that applies a plan, guarded by the
+// Job's and every touched pod's mod revision (and by leadership, through the
+// fenced store).
+func (c *Controller) txnFor(job *v1.Job, p *Plan, now time.Time) *store.Txn {
 	tx := c.st.Txn()
 	if p.DeleteJob {
 		tx.Delete(job)
@@ -171,7 +168,7 @@ func (c *Controller) apply(ctx context.Context, job *v1.Job, p *Plan, now time.T
 			tx.Update(pod)
 		}
 	}
-	return tx.Commit(ctx)
+	return tx
 }
 
 // finished reports whether a Job has its final condition.
