@@ -21,7 +21,7 @@ func newDeleteCmd(env *cliEnv) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "delete (KIND NAME... | KIND/NAME... | -f FILE)",
-		Short: "Delete jobs, pods or nodes",
+		Short: "Delete jobs, cronjobs, daemonsets, pods or nodes",
 		Long: `Delete objects by kind and name, or those of a manifest.
 
 Deleting a Job deletes its pods (--cascade=background, the default, returns at

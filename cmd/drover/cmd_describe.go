@@ -24,7 +24,7 @@ func newDescribeCmd(env *cliEnv) *cobra.Command {
 	var namespace string
 	cmd := &cobra.Command{
 		Use:   "describe (job|pod|node) NAME",
-		Short: "Show a Job, pod or node in detail, with its events",
+		Short: "Show a Job, CronJob, DaemonSet, pod or node in detail, with its events",
 		Long: `Show one object in detail: for a Job its spec, status, conditions, pods and
 events; for a pod its containers, their states and its events; for a node its
 capacity, conditions, pods and events.`,

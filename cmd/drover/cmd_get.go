@@ -31,7 +31,7 @@ func newGetCmd(env *cliEnv) *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
 		Use:   "get KIND [NAME...]",
-		Short: "List jobs, pods, nodes or events, or show some by name",
+		Short: "List jobs, cronjobs, daemonsets, pods, nodes or events, or show some by name",
 		Long: `List objects of one kind, or show the named ones.
 
 KIND is jobs (job), pods (pod, po), nodes (node, no) or events (ev).
