@@ -544,8 +544,11 @@ func TestJobScenarios(t *testing.T) {
 		waitFiles(t, d, "up.*", 2)
 		jtCLI(t, c, "delete", "job", "fg", "--cascade=foreground")
 		jtEventually(t, "pods then job deleted", 60*time.Second, func() error {
-			pods := jtPods(t, c, labelled("job-name", "fg"))
+			// Read the Job first: pods still there after it is gone would
+			// break foreground order (the other way round, a deletion of the
+			// pods and then the Job between the two reads looks the same).
 			_, err := jtJob(c, "fg")
+			pods := jtPods(t, c, labelled("job-name", "fg"))
 			switch {
 			case len(pods) > 0 && errors.Is(err, store.ErrNotFound):
 				t.Fatalf("the Job is gone before its %d pods (foreground)", len(pods))
