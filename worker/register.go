@@ -37,9 +37,9 @@ func DefaultCapacity() map[string]string {
 	return c
 }
 
-// register writes the node object (creating it, or updating it while keeping
-// what others own: spec.unschedulable, uid, creationTimestamp, annotations)
-// and then the liveness key attached to lease (SPEC N1). The node object is
+// register writes the liveness key attached to lease and then the node object
+// (creating it, or updating it while keeping what others own:
+// spec.unschedulable, uid, creationTimestamp, annotations) (SPEC N1). The node object is
 // not attached to the lease: it stays when the lease expires.
 func (w *Worker) register(ctx context.Context, lease clientv3.LeaseID) error {
 	now := timestamppb.New(w.clock.Now())
@@ -62,6 +62,16 @@ func (w *Worker) register(ctx context.Context, lease clientv3.LeaseID) error {
 	}
 	if w.cfg.AdvertiseAddr != "" { // none without a NodeAgentService
 		status.Addresses = []*v1.NodeAddress{{Type: AddressAgentEndpoint, Address: w.cfg.AdvertiseAddr}}
+	}
+	// The liveness key goes first: the controller ignores a liveness key
+	// without a node, but would declare a node without one lost (N2), so the
+	// other order made every new node flap NotReady for a moment.
+	if err := w.st.PutHeartbeat(ctx, store.Heartbeat{
+		Node:                 w.cfg.NodeName,
+		LeaseID:              int64(lease),
+		RenewIntervalSeconds: int64(math.Ceil(w.cfg.HeartbeatInterval.Seconds())),
+	}); err != nil {
+		return err
 	}
 	for {
 		node, err := w.st.Nodes().Get(ctx, "", w.cfg.NodeName)
@@ -96,9 +106,5 @@ func (w *Worker) register(ctx context.Context, lease clientv3.LeaseID) error {
 		}
 		break
 	}
-	return w.st.PutHeartbeat(ctx, store.Heartbeat{
-		Node:                 w.cfg.NodeName,
-		LeaseID:              int64(lease),
-		RenewIntervalSeconds: int64(math.Ceil(w.cfg.HeartbeatInterval.Seconds())),
-	})
+	return nil
 }
