@@ -508,7 +508,7 @@ func (p *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr, attempt int)
 
 // view is the pod as seen now.
 func (p *podWorker) view(now time.Time) podView {
-	v := podView{startTime: p.startTime, cause: p.cause, hostIP: p.m.hostIP}
+	v := podView{startTime: p.startTime, cause: p.cause, hostIP: p.m.hostIP, runtime: p.m.runtimeName}
 	for _, c := range p.ctrs {
 		cv := ctrView{name: c.spec.GetName(), image: c.spec.GetImage(), info: c.info, prev: c.prev, restarts: int32(max(c.attempt, 0))}
 		if !c.restartAt.IsZero() {

@@ -35,6 +35,8 @@ type podManager struct {
 	hostIP  string
 	sess    *session
 	metrics *metrics.Worker // may be nil
+	// runtimeName is the backend's name, the scheme of container ids.
+	runtimeName string
 
 	// gate orders container starts against a fence: starts hold it for
 	// reading, the fence takes it for writing.
@@ -56,16 +58,17 @@ type podEntry struct {
 
 func newPodManager(w *Worker, rt runtime.Backend) *podManager {
 	return &podManager{
-		lg:      w.cfg.Logger.Named("pods").With(zap.String("node", w.cfg.NodeName)),
-		clock:   w.clock,
-		rt:      rt,
-		st:      w.st,
-		node:    w.cfg.NodeName,
-		hostIP:  w.hostIP,
-		sess:    w.sess,
-		metrics: w.cfg.Metrics,
-		pods:    map[string]*podEntry{},
-		byKey:   map[string]string{},
+		lg:          w.cfg.Logger.Named("pods").With(zap.String("node", w.cfg.NodeName)),
+		clock:       w.clock,
+		rt:          rt,
+		st:          w.st,
+		node:        w.cfg.NodeName,
+		hostIP:      w.hostIP,
+		sess:        w.sess,
+		metrics:     w.cfg.Metrics,
+		runtimeName: w.cfg.RuntimeName,
+		pods:        map[string]*podEntry{},
+		byKey:       map[string]string{},
 	}
 }
 

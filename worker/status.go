@@ -64,6 +64,8 @@ type podView struct {
 	startTime time.Time
 	cause     string
 	hostIP    string
+	// runtime names the backend, the scheme of container ids ("process://…").
+	runtime string
 }
 
 func exited(info *runtimev1.ContainerInfo) bool {
@@ -112,7 +114,7 @@ func ts(unixNano int64) *timestamppb.Timestamp {
 	return timestamppb.New(time.Unix(0, unixNano))
 }
 
-func terminated(info *runtimev1.ContainerInfo) *v1.ContainerState {
+func terminated(runtime string, info *runtimev1.ContainerInfo) *v1.ContainerState {
 	return &v1.ContainerState{Terminated: &v1.ContainerStateTerminated{
 		ExitCode:    info.GetExitCode(),
 		Signal:      info.GetSignal(),
@@ -120,11 +122,17 @@ func terminated(info *runtimev1.ContainerInfo) *v1.ContainerState {
 		Message:     info.GetMessage(),
 		StartedAt:   ts(info.GetStartedAtUnixNano()),
 		FinishedAt:  ts(info.GetFinishedAtUnixNano()),
-		ContainerId: containerURI(info.GetId()),
+		ContainerId: containerURI(runtime, info.GetId()),
 	}}
 }
 
-func containerURI(id string) string { return "process://" + id }
+// containerURI is a container id as Kubernetes shows it: "<runtime>://<id>".
+func containerURI(runtime, id string) string {
+	if runtime == "" {
+		runtime = "process"
+	}
+	return runtime + "://" + id
+}
 
 // buildStatus returns the pod status for view, based on the stored status
 // cur (whose conditions of other types, and transition times, it keeps).
@@ -145,20 +153,20 @@ func buildStatus(cur *v1.PodStatus, v podView, now time.Time) *v1.PodStatus {
 				Reason:  "CrashLoopBackOff",
 				Message: fmt.Sprintf("back-off %v restarting failed container %s", c.backoff, c.name),
 			}}
-			cs.LastState = terminated(c.info)
-			cs.ContainerId = containerURI(c.info.GetId())
+			cs.LastState = terminated(v.runtime, c.info)
+			cs.ContainerId = containerURI(v.runtime, c.info.GetId())
 		case exited(c.info):
-			cs.State = terminated(c.info)
-			cs.ContainerId = containerURI(c.info.GetId())
+			cs.State = terminated(v.runtime, c.info)
+			cs.ContainerId = containerURI(v.runtime, c.info.GetId())
 			cs.Started = proto.Bool(false)
 		default:
 			cs.State = &v1.ContainerState{Running: &v1.ContainerStateRunning{StartedAt: ts(c.info.GetStartedAtUnixNano())}}
-			cs.ContainerId = containerURI(c.info.GetId())
+			cs.ContainerId = containerURI(v.runtime, c.info.GetId())
 			cs.Started = proto.Bool(true)
 			cs.Ready = running(c.info)
 		}
 		if cs.LastState == nil && c.prev != nil {
-			cs.LastState = terminated(c.prev)
+			cs.LastState = terminated(v.runtime, c.prev)
 		}
 		allRunning = allRunning && cs.Ready
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
