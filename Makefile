@@ -16,7 +16,7 @@ DROVER       := $(BIN)/drover
 DEV_DATA     ?= $(CURDIR)/.run/data
 DEV_LOG      := $(CURDIR)/.run/drover-dev.log
 SERVER       ?= 127.0.0.1:7070
-TEST_FLAGS   ?= -race -timeout 20m
+TEST_FLAGS   ?= -race -count=1 -timeout 20m
 # Tests may run two packages at once on this 2-core machine.
 TEST_P       ?= 2
 
@@ -41,7 +41,7 @@ test: vet build ## vet, then every test with -race
 	$(GO) test $(TEST_FLAGS) -p $(TEST_P) ./...
 
 test-long: build ## the long fault suites (real 10 s / 40 s timings)
-	DROVER_LONG=1 $(GO) test -race -timeout 60m -p 1 -run 'Long' ./e2e/...
+	DROVER_LONG=1 $(GO) test -race -count=1 -timeout 60m -p 1 -run 'Long' ./e2e/...
 
 # Fuzz targets, each for FUZZTIME (CI: `make fuzz`). -fuzzminimizetime is
 # bounded because minimizing a new interesting input may take the default
