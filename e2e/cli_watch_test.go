@@ -73,6 +73,10 @@ func TestCLIWatchSurvivesControllerKill(t *testing.T) {
 	}
 
 	c.startController("ctrl-1", c.api, "2s")
+	c.eventually("the new controller's API answers", 30*time.Second, func() error {
+		_, err := c.cli("get", "jobs")
+		return err
+	})
 	jtApply(t, c, "after", jobManifest("after", suspended, "Never", c.dir, "true"))
 	jtEventually(t, "the watch sees after", 60*time.Second, printed("after"))
 	last, err := st.Jobs().Get(ctx, "default", "after")
