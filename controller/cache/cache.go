@@ -21,6 +21,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/drover-dev/drover/controller/queue"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/store"
 )
@@ -653,4 +654,24 @@ func (c *Cache) Commit(ctx context.Context, tx *store.Txn) error {
 	defer cancel()
 	_ = c.WaitForRevision(wctx, rev)
 	return nil
+}
+
+// Apply commits tx through Commit and says what a reconciler should do next.
+// landed reports that tx was applied; when it was not, res and err are what
+// Reconcile returns: a lost compare-and-swap race (the cache was behind) is
+// retried after queue.ConflictRetry without an error, a fenced write is a
+// terminal error (leadership is gone), and any other error is retried with
+// backoff. what names the object in errors ("job default/pi").
+func (c *Cache) Apply(ctx context.Context, tx *store.Txn, what string) (landed bool, res queue.Result, err error) {
+	err = c.Commit(ctx, tx)
+	switch {
+	case err == nil:
+		return true, queue.Result{}, nil
+	case errors.Is(err, store.ErrConflict):
+		return false, queue.Result{RequeueAfter: queue.ConflictRetry}, nil
+	case errors.Is(err, store.ErrNotLeader):
+		return false, queue.Result{}, fmt.Errorf("%s: %w: %w", what, err, queue.ErrTerminal)
+	default:
+		return false, queue.Result{}, fmt.Errorf("%s: %w", what, err)
+	}
 }

@@ -2,8 +2,6 @@ package cronjob
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -149,14 +147,8 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (queue.Result, e
 	for _, j := range p.Delete {
 		tx.Delete(j)
 	}
-	err := c.cache.Commit(ctx, tx) // and wait to read our own write
-	switch {
-	case errors.Is(err, store.ErrConflict):
-		return queue.Result{RequeueAfter: queue.ConflictRetry}, nil
-	case errors.Is(err, store.ErrNotLeader):
-		return res, fmt.Errorf("cronjob %s: %w: %w", key, err, queue.ErrTerminal)
-	case err != nil:
-		return res, fmt.Errorf("cronjob %s: %w", key, err)
+	if landed, res, err := c.cache.Apply(ctx, tx, "cronjob "+key); !landed { // and wait to read our own write
+		return res, err
 	}
 	c.record(ctx, cj, p.Events, now)
 	return res, nil

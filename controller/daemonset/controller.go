@@ -3,7 +3,6 @@ package daemonset
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"time"
 
@@ -111,14 +110,8 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (queue.Result, e
 		tx.Update(pod)
 		tx.PutAssignment(pod) // the worker stops it; the garbage collector removes it
 	}
-	err := c.cache.Commit(ctx, tx)
-	switch {
-	case errors.Is(err, store.ErrConflict):
-		return queue.Result{RequeueAfter: queue.ConflictRetry}, nil
-	case errors.Is(err, store.ErrNotLeader):
-		return res, fmt.Errorf("daemonset %s: %w: %w", key, err, queue.ErrTerminal)
-	case err != nil:
-		return res, fmt.Errorf("daemonset %s: %w", key, err)
+	if landed, res, err := c.cache.Apply(ctx, tx, "daemonset "+key); !landed {
+		return res, err
 	}
 	c.record(ctx, ds, p, now)
 	return res, nil

@@ -8,8 +8,6 @@ package gc
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strings"
 
 	"go.uber.org/zap"
@@ -104,14 +102,8 @@ func (g *Collector) Reconcile(ctx context.Context, key string) (queue.Result, er
 	case "job":
 		g.job(tx, k)
 	}
-	err := g.cache.Commit(ctx, tx)
-	switch {
-	case errors.Is(err, store.ErrConflict):
-		return queue.Result{RequeueAfter: queue.ConflictRetry}, nil
-	case errors.Is(err, store.ErrNotLeader):
-		return queue.Result{}, fmt.Errorf("gc %s: %w: %w", key, err, queue.ErrTerminal)
-	case err != nil:
-		return queue.Result{}, fmt.Errorf("gc %s: %w", key, err)
+	if landed, res, err := g.cache.Apply(ctx, tx, "gc "+key); !landed {
+		return res, err
 	}
 	return queue.Result{}, nil
 }

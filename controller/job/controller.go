@@ -6,7 +6,6 @@ package job
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -100,15 +99,8 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (queue.Result, e
 	if p.Empty(job.GetStatus()) {
 		return res, nil
 	}
-	err := c.cache.Commit(ctx, c.txnFor(job, p, now)) // and read our own write before the next decision
-	switch {
-	case errors.Is(err, store.ErrConflict):
-		// The cache was behind; try again once it has caught up.
-		return queue.Result{RequeueAfter: queue.ConflictRetry}, nil
-	case errors.Is(err, store.ErrNotLeader):
-		return res, fmt.Errorf("job %s: %w: %w", key, err, queue.ErrTerminal)
-	case err != nil:
-		return res, fmt.Errorf("job %s: %w", key, err)
+	if landed, res, err := c.cache.Apply(ctx, c.txnFor(job, p, now), "job "+key); !landed { // and read our own write before the next decision
+		return res, err
 	}
 	c.record(ctx, job, p.Events, now)
 	return res, nil

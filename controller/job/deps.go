@@ -2,7 +2,6 @@ package job
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"github.com/drover-dev/drover/controller/cache"
 	"github.com/drover-dev/drover/controller/queue"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
-	"github.com/drover-dev/drover/pkg/store"
 )
 
 // Job dependencies (SPEC J18).
@@ -140,14 +138,8 @@ func (c *Controller) gateDependencies(ctx context.Context, job *v1.Job, pods int
 	}
 	tx := c.st.Txn()
 	tx.Update(job)
-	err = c.cache.Commit(ctx, tx)
-	switch {
-	case errors.Is(err, store.ErrConflict):
-		return queue.Result{RequeueAfter: queue.ConflictRetry}, true, nil
-	case errors.Is(err, store.ErrNotLeader):
-		return res, true, fmt.Errorf("job %s: %w: %w", job.GetMetadata().GetName(), err, queue.ErrTerminal)
-	case err != nil:
-		return res, true, fmt.Errorf("job %s: %w", job.GetMetadata().GetName(), err)
+	if landed, res, err := c.cache.Apply(ctx, tx, "job "+job.GetMetadata().GetName()); !landed {
+		return res, true, err
 	}
 	if ev != nil {
 		c.record(ctx, job, []Event{*ev}, now)

@@ -8,7 +8,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"go.uber.org/zap"
@@ -95,14 +94,8 @@ func (c *Controller) Reconcile(ctx context.Context, name string) (queue.Result, 
 			tx.DeleteAssignment(name, pod.Metadata.Namespace, pod.Metadata.Name)
 		}
 	}
-	err := c.cache.Commit(ctx, tx)
-	switch {
-	case errors.Is(err, store.ErrConflict):
-		return queue.Result{RequeueAfter: queue.ConflictRetry}, nil
-	case errors.Is(err, store.ErrNotLeader):
-		return queue.Result{}, fmt.Errorf("node %s: %w: %w", name, err, queue.ErrTerminal)
-	case err != nil:
-		return queue.Result{}, fmt.Errorf("node %s: %w", name, err)
+	if landed, res, err := c.cache.Apply(ctx, tx, "node "+name); !landed {
+		return res, err
 	}
 	return queue.Result{Requeue: more}, nil
 }
