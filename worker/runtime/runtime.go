@@ -52,3 +52,14 @@ type Backend interface {
 	// killAfter, every container is killed with SIGKILL (SPEC N4).
 	Fence(ctx context.Context, killAfter time.Duration) error
 }
+
+// LabelsMatch reports whether labels hold every key of selector with its
+// value: the filter of Backend.List.
+func LabelsMatch(labels, selector map[string]string) bool {
+	for k, v := range selector {
+		if lv, ok := labels[k]; !ok || lv != v {
+			return false
+		}
+	}
+	return true
+}

@@ -375,22 +375,13 @@ func (r *Runtime) List(ctx context.Context, selector map[string]string) ([]*runt
 	}
 	r.mu.Lock()
 	for _, info := range r.failed {
-		if matches(info.GetLabels(), selector) {
+		if runtime.LabelsMatch(info.GetLabels(), selector) {
 			out = append(out, cloneInfo(info))
 		}
 	}
 	r.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
 	return out, nil
-}
-
-func matches(labels, selector map[string]string) bool {
-	for k, v := range selector {
-		if lv, ok := labels[k]; !ok || lv != v {
-			return false
-		}
-	}
-	return true
 }
 
 // Wait blocks on the engine's wait call until the container is not running,

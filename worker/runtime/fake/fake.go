@@ -247,20 +247,11 @@ func (r *Runtime) List(_ context.Context, selector map[string]string) ([]*runtim
 	}
 	var out []*runtimev1.ContainerInfo
 	for _, c := range candidates {
-		if matches(selector, c.info.GetLabels()) {
+		if runtime.LabelsMatch(c.info.GetLabels(), selector) {
 			out = append(out, proto.Clone(c.info).(*runtimev1.ContainerInfo))
 		}
 	}
 	return out, nil
-}
-
-func matches(selector, labels map[string]string) bool {
-	for k, v := range selector {
-		if labels[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // Remove deletes an exited container.

@@ -241,21 +241,12 @@ func (r *Runtime) List(_ context.Context, selector map[string]string) ([]*runtim
 		if err != nil {
 			return nil, err
 		}
-		if matches(info.GetLabels(), selector) {
+		if runtime.LabelsMatch(info.GetLabels(), selector) {
 			out = append(out, info)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Id < out[j].Id })
 	return out, nil
-}
-
-func matches(labels, selector map[string]string) bool {
-	for k, v := range selector {
-		if lv, ok := labels[k]; !ok || lv != v {
-			return false
-		}
-	}
-	return true
 }
 
 // Wait blocks until the container has exited. It sleeps on a pidfd of the
