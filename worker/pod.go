@@ -14,6 +14,7 @@ import (
 
 	runtimev1 "github.com/drover-dev/drover/pkg/api/drover/runtime/v1"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
+	"github.com/drover-dev/drover/pkg/store"
 	"github.com/drover-dev/drover/worker/runtime"
 )
 
@@ -105,6 +106,14 @@ type podWorker struct {
 	cause     string
 	stopSent  bool
 	written   *v1.PodStatus // last status written (built against nil)
+	// known is the pod as last known stored, with the mod revision it was
+	// read or written at (nil: unknown, read it). A fresh assignment sets
+	// it to the pod as bound; every status write and every newer
+	// assignment moves it (the controller writes a bound pod and its
+	// assignment in one transaction, with the same value, so an assignment
+	// at revision R is the pod as stored at R). Status writes swap
+	// against it instead of reading the pod first (writeStatus).
+	known     *v1.Pod
 	retryAt   time.Time
 	finalized bool
 	// running is set while the pod counts in the running-pods gauge.
@@ -252,9 +261,15 @@ func (p *podWorker) init(ctx context.Context) error {
 			p.watch(ctx, c)
 		}
 	}
+	if p.known != nil {
+		// A fresh assignment: the pod is as bound, not started, not
+		// terminal, and this worker has not run it before.
+		return nil
+	}
 	stored, err := p.m.st.Pods().Get(ctx, p.namespace, p.name)
 	switch {
 	case err == nil && stored.GetMetadata().GetUid() == p.uid:
+		p.known = stored
 		if t := stored.GetStatus().GetStartTime(); t != nil {
 			p.startTime = t.AsTime()
 		}
@@ -320,6 +335,7 @@ func (p *podWorker) sync(ctx context.Context) (done bool, next time.Time) {
 		}
 	}
 	p.mu.Unlock()
+	p.learn(pod)
 
 	if deleted {
 		p.cleanup(ctx)
@@ -531,9 +547,10 @@ func (p *podWorker) report(ctx context.Context, v podView, now time.Time) error 
 	}
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	err := writeStatus(wctx, p.m.st, p.namespace, p.name, p.uid, v, now)
+	stored, err := writeStatus(wctx, p.m.st, p.known, p.namespace, p.name, p.uid, v, now)
 	switch {
 	case err == nil:
+		p.known = stored
 		p.written = built
 		p.countRunning(built.GetPhase() == PhaseRunning)
 		if m := p.m.metrics; m != nil {
@@ -566,6 +583,27 @@ func (p *podWorker) report(ctx context.Context, v podView, now time.Time) error 
 		}
 		return err
 	}
+}
+
+// learn takes the assignment pod as the known stored pod when it is newer
+// than what the worker knows: the controller writes a bound pod and its
+// assignment in the same transaction with the same value, so the
+// assignment at revision R is the pod as stored at R (and if it ever were
+// not, the status write's compare-and-swap would fail and read the pod).
+func (p *podWorker) learn(pod *v1.Pod) {
+	if pod.GetMetadata().GetUid() != p.uid {
+		return
+	}
+	rev, err := store.Revision(pod)
+	if err != nil || rev == 0 {
+		return
+	}
+	if p.known != nil {
+		if cur, err := store.Revision(p.known); err == nil && cur >= rev {
+			return
+		}
+	}
+	p.known = pod
 }
 
 // countRunning keeps the running-pods gauge in step with the phase the

@@ -276,7 +276,9 @@ func (m *podManager) handle(ev store.WatchEvent[*v1.Pod]) {
 	pod := ev.Object
 	uid := pod.GetMetadata().GetUid()
 	switch ev.Type {
-	case store.Added, store.Modified:
+	case store.Added:
+		m.ensureFresh(pod, true)
+	case store.Modified:
 		m.ensure(pod)
 	case store.Deleted:
 		if e, ok := m.pods[uid]; ok {
@@ -289,7 +291,13 @@ func (m *podManager) handle(ev store.WatchEvent[*v1.Pod]) {
 
 // ensure makes sure the assigned pod has a worker (or has finished), and
 // hands it the new version. Called with m.mu held.
-func (m *podManager) ensure(pod *v1.Pod) {
+func (m *podManager) ensure(pod *v1.Pod) { m.ensureFresh(pod, false) }
+
+// ensureFresh is ensure; fresh says that the assignment was just created
+// (a watch event after the list this worker resynced from), so the pod is
+// exactly as it was bound and this worker has never run it: its worker need
+// not read the stored pod before it starts (see podWorker.known).
+func (m *podManager) ensureFresh(pod *v1.Pod, fresh bool) {
 	uid := pod.GetMetadata().GetUid()
 	key := podKey(pod)
 	if uid == "" {
@@ -310,6 +318,9 @@ func (m *podManager) ensure(pod *v1.Pod) {
 		return
 	}
 	p := newPodWorker(m, pod)
+	if fresh {
+		p.known = pod
+	}
 	m.pods[uid] = &podEntry{worker: p, key: key}
 	m.wg.Add(1)
 	go func() {

@@ -234,34 +234,47 @@ var (
 // writeStatus writes the status built from v to the pod's own key, with a
 // compare-and-swap on its mod revision retried on conflict (SPEC P2). It
 // never touches a pod whose stored phase is terminal, nor another pod of the
-// same name.
-func writeStatus(ctx context.Context, st *store.Store, namespace, name, uid string, v podView, now time.Time) error {
+// same name. It returns the pod as stored after the call.
+//
+// known, if not nil, is the pod as the worker last knew it stored (its
+// resourceVersion the mod revision it was read or written at): the first
+// attempt is a compare-and-swap against it without reading the pod first.
+// That is as safe as reading it: the swap lands only if the pod has not
+// changed since, when the stored pod is known. Any other writer makes the
+// swap fail, and the pod is then read and the write retried as before.
+func writeStatus(ctx context.Context, st *store.Store, known *v1.Pod, namespace, name, uid string, v podView, now time.Time) (*v1.Pod, error) {
+	pod := known
 	for {
-		pod, err := st.Pods().Get(ctx, namespace, name)
-		if errors.Is(err, store.ErrNotFound) {
-			return errPodGone
-		}
-		if err != nil {
-			return err
+		if pod == nil {
+			var err error
+			pod, err = st.Pods().Get(ctx, namespace, name)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, errPodGone
+			}
+			if err != nil {
+				return nil, err
+			}
 		}
 		if pod.GetMetadata().GetUid() != uid {
-			return errPodGone
+			return nil, errPodGone
 		}
 		if IsTerminal(pod.GetStatus().GetPhase()) {
-			return errPodTerminal
+			return nil, errPodTerminal
 		}
 		next := buildStatus(pod.GetStatus(), v, now)
 		if proto.Equal(next, pod.GetStatus()) {
-			return nil
+			return pod, nil
 		}
-		pod.Status = next
-		_, err = st.Pods().Update(ctx, pod)
+		upd := proto.Clone(pod).(*v1.Pod) // known may be shared: never change it
+		upd.Status = next
+		_, err := st.Txn().Update(upd).Commit(ctx)
 		if errors.Is(err, store.ErrConflict) {
+			pod = nil // changed (or deleted) since: read it
 			continue
 		}
-		if errors.Is(err, store.ErrNotFound) {
-			return errPodGone
+		if err != nil {
+			return nil, err
 		}
-		return err
+		return upd, nil
 	}
 }
