@@ -72,9 +72,9 @@ type leaser interface {
 	KeepAliveOnce(ctx context.Context, id clientv3.LeaseID) (*clientv3.LeaseKeepAliveResponse, error)
 }
 
-// heartbeat keeps the worker's lease alive with KeepAliveOnce every
-// interval (not the client's automatic keep-alive, whose failures cannot be
-// seen), registers the node when it has no lease, and fences the pods when
+// heartbeat keeps the worker's lease alive with one renewal every interval
+// (not the client's automatic keep-alive, whose failures cannot be seen; a
+// streamLeaser's KeepAliveOnce), registers the node when it has no lease, and fences the pods when
 // renewals have failed for too long.
 type heartbeat struct {
 	lg       *zap.Logger
@@ -101,7 +101,7 @@ func newHeartbeat(w *Worker) *heartbeat {
 		clock:    w.clock,
 		interval: w.cfg.HeartbeatInterval,
 		ttl:      w.cfg.LeaseTTL,
-		leases:   w.cfg.Etcd,
+		leases:   newStreamLeaser(w.cfg.Etcd),
 		register: w.register,
 		arm:      func(ctx context.Context, d time.Duration) error { return w.rt.Fence(ctx, d) },
 		sess:     w.sess,
@@ -123,6 +123,9 @@ func (h *heartbeat) callTimeout() time.Duration {
 
 // run renews (or obtains) the lease until ctx ends, then returns nil.
 func (h *heartbeat) run(ctx context.Context) error {
+	if c, ok := h.leases.(interface{ Close() }); ok {
+		defer c.Close()
+	}
 	var lease clientv3.LeaseID
 	for {
 		sent := h.clock.Now()

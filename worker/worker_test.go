@@ -462,8 +462,12 @@ func TestFenceKillsPodsBeforeTheLeaseExpires(t *testing.T) {
 	waitPhase(t, w.st, pod, PhaseRunning)
 	id := ContainerID(pod.Metadata.Uid, "main", 0)
 
-	lastOK := w.Heartbeat().LastRenewal
-	srv.Close() // etcd is gone: no renewal can succeed
+	// etcd goes away: once its shutdown has closed the worker's renewal
+	// stream no renewal can succeed. (A graceful shutdown lets open
+	// streams run for a while, and the lease is really renewed meanwhile.)
+	closed := make(chan struct{})
+	go func() { srv.Close(); close(closed) }()
+	t.Cleanup(func() { <-closed })
 	info, err := w.local.Wait(ctx, id)
 	if err != nil {
 		t.Fatal(err)
@@ -472,8 +476,9 @@ func TestFenceKillsPodsBeforeTheLeaseExpires(t *testing.T) {
 	if info.GetSignal() != 9 {
 		t.Fatalf("container: %v", info)
 	}
-	// LastRenewal is on the worker's (real) clock: the lease lives at
-	// least ttl after it.
+	// LastRenewal is the last successful renewal's send time, on the
+	// worker's (real) clock: the lease lives at least ttl after it.
+	lastOK := w.Heartbeat().LastRenewal
 	if left := lastOK.Add(ttl).Sub(killed); left < 0 {
 		t.Fatalf("pod killed %v after the lease could have expired", -left)
 	}

@@ -1,0 +1,157 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// streamLeaser renews a lease over one long-lived LeaseKeepAlive stream, a
+// request and its answer at a time, so that each renewal's outcome and
+// round trip are seen (which the client's automatic keep-alive hides), as
+// with clientv3's KeepAliveOnce, but without opening a new gRPC stream for
+// every renewal: KeepAliveOnce costs etcd a stream set-up and tear-down
+// (two goroutines) each time, which at 5,000 nodes is 1,500 streams a
+// second (docs/benchmarks.md).
+//
+// A stream that fails, or whose answer does not come before the call's
+// context ends, is dropped; the next renewal opens a new one. Calls are
+// serialized (the heartbeat makes one at a time).
+type streamLeaser struct {
+	cli *clientv3.Client
+
+	mu     sync.Mutex
+	stream *keepAliveStream // nil: none open
+	closed bool
+	wg     sync.WaitGroup // the receivers
+}
+
+// keepAliveStream is an open stream and its receiver's outputs.
+type keepAliveStream struct {
+	pb.Lease_LeaseKeepAliveClient
+	cancel context.CancelFunc
+	answer chan *pb.LeaseKeepAliveResponse
+	dead   chan struct{} // closed when the receiver returns, after err is set
+	err    error
+}
+
+func newStreamLeaser(cli *clientv3.Client) *streamLeaser { return &streamLeaser{cli: cli} }
+
+// Grant grants a lease.
+func (l *streamLeaser) Grant(ctx context.Context, ttl int64) (*clientv3.LeaseGrantResponse, error) {
+	return l.cli.Grant(ctx, ttl)
+}
+
+// KeepAliveOnce renews lease id once. A lease etcd no longer has is
+// rpctypes.ErrLeaseNotFound.
+func (l *streamLeaser) KeepAliveOnce(ctx context.Context, id clientv3.LeaseID) (*clientv3.LeaseKeepAliveResponse, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, errors.New("worker: lease stream closed")
+	}
+	// A stream kept from earlier renewals may have broken since (etcd
+	// restarted, the connection was reset): then try once more on a new
+	// one before reporting a failure.
+	reused := l.stream != nil
+	resp, err := l.renew(ctx, id)
+	if err != nil && reused && ctx.Err() == nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+		resp, err = l.renew(ctx, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &clientv3.LeaseKeepAliveResponse{ResponseHeader: resp.GetHeader(), ID: clientv3.LeaseID(resp.GetID()), TTL: resp.GetTTL()}, nil
+}
+
+// renew sends one request and waits for its answer. Called with l.mu held.
+func (l *streamLeaser) renew(ctx context.Context, id clientv3.LeaseID) (*pb.LeaseKeepAliveResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if l.stream == nil {
+		if err := l.open(); err != nil {
+			return nil, err
+		}
+	}
+	s := l.stream
+	if err := s.Send(&pb.LeaseKeepAliveRequest{ID: int64(id)}); err != nil {
+		l.drop()
+		return nil, fmt.Errorf("lease keep-alive: send: %w", rpctypes.Error(err))
+	}
+	select {
+	case resp := <-s.answer:
+		if resp.GetID() != int64(id) {
+			l.drop()
+			return nil, fmt.Errorf("lease keep-alive: answer for lease %x, asked for %x", resp.GetID(), int64(id))
+		}
+		if resp.GetTTL() <= 0 {
+			return nil, rpctypes.ErrLeaseNotFound
+		}
+		return resp, nil
+	case <-s.dead:
+		l.drop()
+		return nil, fmt.Errorf("lease keep-alive: %w", rpctypes.Error(s.err))
+	case <-ctx.Done():
+		// The answer may still come, on a stream nobody reads: drop it.
+		l.drop()
+		return nil, ctx.Err()
+	}
+}
+
+// open starts a stream and its receiver. Called with l.mu held.
+func (l *streamLeaser) open() error {
+	// The stream lives until dropped, not for one call; require a
+	// leader so that a member cut off from it ends the stream (and the
+	// next renewal goes elsewhere) instead of answering.
+	sctx, cancel := context.WithCancel(clientv3.WithRequireLeader(context.Background()))
+	stream, err := pb.NewLeaseClient(l.cli.ActiveConnection()).LeaseKeepAlive(sctx)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("lease keep-alive: open stream: %w", rpctypes.Error(err))
+	}
+	s := &keepAliveStream{Lease_LeaseKeepAliveClient: stream, cancel: cancel,
+		answer: make(chan *pb.LeaseKeepAliveResponse, 1), dead: make(chan struct{})}
+	l.stream = s
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		defer close(s.dead)
+		for {
+			resp, err := s.Recv()
+			if err != nil {
+				s.err = err
+				return
+			}
+			select {
+			case s.answer <- resp:
+			case <-sctx.Done():
+				s.err = sctx.Err()
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// drop ends the current stream. Called with l.mu held.
+func (l *streamLeaser) drop() {
+	if l.stream != nil {
+		l.stream.cancel()
+		l.stream = nil
+	}
+}
+
+// Close ends the stream and waits for its receiver.
+func (l *streamLeaser) Close() {
+	l.mu.Lock()
+	l.closed = true
+	l.drop()
+	l.mu.Unlock()
+	l.wg.Wait()
+}
