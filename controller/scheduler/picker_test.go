@@ -30,6 +30,10 @@ func TestPickerMatchesPick(t *testing.T) {
 			a = append(a, ni(name, c, l, used))
 			b = append(b, ni(name, c, l, used))
 		}
+		// Candidates come in no order (the scheduler does not sort
+		// them): both must break ties by name whatever the order.
+		rng.Shuffle(len(a), func(i, j int) { a[i], a[j] = a[j], a[i] })
+		rng.Shuffle(len(b), func(i, j int) { b[i], b[j] = b[j], b[i] })
 		pk := newPicker(b)
 		for i := range 60 {
 			p := podReq(cpus[rng.IntN(len(cpus))], mems[rng.IntN(len(mems))], sels[rng.IntN(len(sels))])

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 )
 
 // ErrInvalid is returned for a string that is not a quantity.
@@ -69,8 +70,53 @@ func Parse(s string) (*big.Rat, error) {
 	return v.Mul(v, mult), nil
 }
 
+// memo remembers what Milli and Value returned: a fleet's capacities and its
+// pods' requests are a few strings repeated, and the scheduler reads every
+// node's on every pass (at 5,000 nodes big.Rat parsing was a sixth of the
+// controller's CPU). It holds at most memoMax results, forgetting all of
+// them when full.
+var memo struct {
+	sync.Mutex
+	m map[memoKey]memoResult
+}
+
+const memoMax = 4096
+
+type memoKey struct {
+	s     string
+	milli bool
+}
+
+type memoResult struct {
+	v   int64
+	err error
+}
+
+func remembered(s string, milli bool, parse func(string) (int64, error)) (int64, error) {
+	k := memoKey{s, milli}
+	memo.Lock()
+	r, ok := memo.m[k]
+	memo.Unlock()
+	if ok {
+		return r.v, r.err
+	}
+	v, err := parse(s)
+	memo.Lock()
+	if memo.m == nil || len(memo.m) >= memoMax {
+		memo.m = make(map[memoKey]memoResult)
+	}
+	memo.m[k] = memoResult{v, err}
+	memo.Unlock()
+	return v, err
+}
+
 // Milli parses s and returns it in thousandths, rounded up (cpu "500m" -> 500).
-func Milli(s string) (int64, error) {
+func Milli(s string) (int64, error) { return remembered(s, true, milli) }
+
+// Value parses s and returns it as a whole number, rounded up (memory "1Gi" -> 1073741824).
+func Value(s string) (int64, error) { return remembered(s, false, value) }
+
+func milli(s string) (int64, error) {
 	v, err := Parse(s)
 	if err != nil {
 		return 0, err
@@ -78,8 +124,7 @@ func Milli(s string) (int64, error) {
 	return ceil(new(big.Rat).Mul(v, big.NewRat(1000, 1)))
 }
 
-// Value parses s and returns it as a whole number, rounded up (memory "1Gi" -> 1073741824).
-func Value(s string) (int64, error) {
+func value(s string) (int64, error) {
 	v, err := Parse(s)
 	if err != nil {
 		return 0, err

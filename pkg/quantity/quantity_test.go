@@ -2,6 +2,7 @@ package quantity
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -41,4 +42,42 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		_, _ = Milli(s) // must not panic
 	})
+}
+
+// TestMemoMatchesParse: what Milli and Value remember is what they
+// compute, for valid and invalid strings, asked again and again and
+// after the memo has been emptied for being full.
+func TestMemoMatchesParse(t *testing.T) {
+	ins := []string{"500m", "2", "1.5", "128Mi", "1Gi", "1e3", "1x", "", "-1", "0.5m"}
+	for round := range 3 {
+		for _, in := range ins {
+			m, merr := Milli(in)
+			wm, wmerr := milli(in)
+			v, verr := Value(in)
+			wv, wverr := value(in)
+			if m != wm || (merr == nil) != (wmerr == nil) || v != wv || (verr == nil) != (wverr == nil) {
+				t.Errorf("round %d %q: Milli %d,%v Value %d,%v; computed %d,%v %d,%v", round, in, m, merr, v, verr, wm, wmerr, wv, wverr)
+			}
+			if merr != nil && !errors.Is(merr, ErrInvalid) {
+				t.Errorf("%q: remembered error %v is not ErrInvalid", in, merr)
+			}
+		}
+		if round == 1 {
+			for i := range memoMax {
+				_, _ = Value(fmt.Sprint(i)) // fills the memo: it starts over
+			}
+		}
+	}
+	memo.Lock()
+	n := len(memo.m)
+	memo.Unlock()
+	if n > memoMax {
+		t.Errorf("memo holds %d results, more than %d", n, memoMax)
+	}
+}
+
+func BenchmarkMilli(b *testing.B) {
+	for b.Loop() {
+		_, _ = Milli("256Gi")
+	}
 }
