@@ -325,10 +325,13 @@ func (h *heartbeat) watchdog(ctx context.Context) {
 
 // session is the worker's standing: active (registered under a lease and
 // not fenced) or not. Pods start only while it is active; a fence ends it.
+// Every end is counted, so that a fence followed at once by a new
+// registration is seen even by a goroutine that only looks afterwards.
 type session struct {
 	mu      sync.Mutex
 	active  bool
 	lease   clientv3.LeaseID
+	ends    uint64        // times an active session ended
 	changed chan struct{} // closed on every change
 }
 
@@ -339,6 +342,9 @@ func (s *session) set(active bool, lease clientv3.LeaseID) bool {
 	defer s.mu.Unlock()
 	if s.active == active && s.lease == lease {
 		return false
+	}
+	if s.active && !active {
+		s.ends++
 	}
 	s.active, s.lease = active, lease
 	close(s.changed)
@@ -362,10 +368,10 @@ func (s *session) isActive() bool {
 	return s.active
 }
 
-// state returns whether the session is active and a channel closed on its
-// next change.
-func (s *session) state() (bool, <-chan struct{}) {
+// state returns whether the session is active, how many times an active
+// session has ended, and a channel closed on its next change.
+func (s *session) state() (active bool, ends uint64, changed <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.active, s.changed
+	return s.active, s.ends, s.changed
 }

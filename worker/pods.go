@@ -42,6 +42,10 @@ type podManager struct {
 	// reading, the fence takes it for writing.
 	gate   sync.RWMutex
 	fenced bool
+	// fencedFor is how many session ends the fencer has handled (under
+	// gate); handled is closed and replaced each time it handles one.
+	fencedFor uint64
+	handled   chan struct{}
 
 	mu    sync.Mutex
 	ctx   context.Context
@@ -69,6 +73,7 @@ func newPodManager(w *Worker, rt runtime.Backend) *podManager {
 		runtimeName: w.cfg.RuntimeName,
 		pods:        map[string]*podEntry{},
 		byKey:       map[string]string{},
+		handled:     make(chan struct{}),
 	}
 }
 
@@ -90,7 +95,7 @@ func (m *podManager) run(ctx context.Context) error {
 	}()
 	failures := 0
 	for {
-		active, changed := m.sess.state()
+		active, ends, changed := m.sess.state()
 		if !active {
 			select {
 			case <-ctx.Done():
@@ -98,6 +103,12 @@ func (m *podManager) run(ctx context.Context) error {
 			case <-changed:
 				continue
 			}
+		}
+		// Start nothing until the fencer has killed what ran under a
+		// session that ended, even one at once replaced by a new
+		// registration.
+		if !m.waitFenced(ctx, ends) {
+			return nil
 		}
 		m.unfence()
 		rev, err := m.resync(ctx)
@@ -116,7 +127,7 @@ func (m *podManager) run(ctx context.Context) error {
 			continue
 		}
 		failures = 0
-		m.follow(ctx, rev, changed)
+		m.follow(ctx, rev, ends, changed)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -124,8 +135,8 @@ func (m *podManager) run(ctx context.Context) error {
 }
 
 // follow applies assignment changes after rev until the watch fails or the
-// session ends.
-func (m *podManager) follow(ctx context.Context, rev int64, changed <-chan struct{}) {
+// session (which had ended ends times before) ends.
+func (m *podManager) follow(ctx context.Context, rev int64, ends uint64, changed <-chan struct{}) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	events, werr := m.st.Assignments(m.node).Watch(wctx, "", rev)
@@ -141,8 +152,9 @@ func (m *podManager) follow(ctx context.Context, rev int64, changed <-chan struc
 			return
 		case <-changed:
 			var active bool
-			active, changed = m.sess.state()
-			if !active {
+			var now uint64
+			active, now, changed = m.sess.state()
+			if !active || now != ends {
 				return
 			}
 		case ev, ok := <-events:
@@ -157,19 +169,49 @@ func (m *podManager) follow(ctx context.Context, rev int64, changed <-chan struc
 	}
 }
 
-// fencer kills every container when the session stops being active.
+// fencer kills every container each time the session ends. It counts the
+// ends rather than watching the active flag, so an end it wakes too late to
+// see (a fence and at once a new registration, on a loaded machine) is
+// still acted on.
 func (m *podManager) fencer(ctx context.Context) {
-	wasActive := false
+	var handled uint64
 	for {
-		active, changed := m.sess.state()
-		if wasActive && !active {
+		_, ends, changed := m.sess.state()
+		if ends != handled {
 			m.fence(ctx)
+			handled = ends
+			m.gate.Lock()
+			m.fencedFor = ends
+			close(m.handled)
+			m.handled = make(chan struct{})
+			m.gate.Unlock()
+			if ctx.Err() != nil {
+				return
+			}
+			continue
 		}
-		wasActive = active
 		select {
 		case <-ctx.Done():
 			return
 		case <-changed:
+		}
+	}
+}
+
+// waitFenced waits until the fencer has handled ends session ends; false if
+// ctx ended first.
+func (m *podManager) waitFenced(ctx context.Context, ends uint64) bool {
+	for {
+		m.gate.RLock()
+		done, next := m.fencedFor >= ends, m.handled
+		m.gate.RUnlock()
+		if done {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-next:
 		}
 	}
 }

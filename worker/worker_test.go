@@ -648,3 +648,35 @@ func waitPod(t *testing.T, st *store.Store, pod *v1.Pod, what string, cond func(
 	})
 	return got
 }
+
+// TestFenceFollowedAtOnceByRegistration (SPEC N4): a session that ends and
+// is at once active again (a lost lease and a quick new registration, on a
+// machine too loaded to wake the fencer in between) still kills every pod
+// that ran under the session that ended, and fails it as fenced.
+func TestFenceFollowedAtOnceByRegistration(t *testing.T) {
+	cli, _ := etcdtest.Start(t)
+	w := startWorker(t, cli, "n1", t.TempDir(), nil)
+	ctx := testCtx(t)
+	pod := newPod("n1", "quick", "exec sleep 30")
+	assign(t, w.st, pod)
+	waitPhase(t, w.st, pod, PhaseRunning)
+
+	w.sess.mu.Lock()
+	lease := w.sess.lease
+	w.sess.mu.Unlock()
+	// Both before any other goroutine can look.
+	w.sess.fence()
+	w.sess.activate(lease)
+
+	info, err := w.local.Wait(ctx, ContainerID(pod.Metadata.Uid, "main", 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.GetSignal() != 9 {
+		t.Fatalf("container: %v", info)
+	}
+	got := waitPhase(t, w.st, pod, PhaseFailed)
+	if got.Status.Reason != ReasonNodeFenced {
+		t.Errorf("status: %v", got.Status)
+	}
+}
