@@ -35,6 +35,9 @@ type Scheduler struct {
 	clk     clock.Clock
 	lg      *zap.Logger
 	trigger chan struct{}
+	// computed is how long the last pass spent choosing nodes (real
+	// time; Run rests as long).
+	computed time.Duration
 }
 
 // New returns a scheduler and registers its handler on c.
@@ -66,25 +69,26 @@ func (s *Scheduler) Run(ctx context.Context) {
 		case <-s.trigger:
 		}
 		start := s.clk.Now()
-		began := time.Now()
 		err := s.pass(ctx)
 		if obs != nil {
 			obs.Reconciled("scheduler", s.clk.Since(start), err)
 		}
-		// Rest as long as the pass took before the next one. Every pod
-		// change triggers a pass, and a pass reads every node: without
-		// a rest, a trickle of pending pods kept passes running back to
-		// back, each binding a few pods (at 5,000 nodes the scheduler
-		// took most of a core whatever the pod rate). Resting keeps it
-		// under half a core; pods pending meanwhile wait for the next
-		// pass together, which binds them in fewer transactions. This
-		// paces CPU, so it is measured and waited on the machine's
-		// clock, not the injected one.
-		if took := time.Since(began); took > 0 {
+		// Rest as long as the pass computed (reading the nodes and
+		// choosing; not its writes, which wait on etcd) before the next
+		// one. Every pod change triggers a pass, and a pass reads every
+		// node: without a rest, a trickle of pending pods kept passes
+		// running back to back, each binding a few pods (at 5,000 nodes
+		// the scheduler took most of a core whatever the pod rate).
+		// Resting keeps the computing under half a core; pods pending
+		// meanwhile wait for the next pass together. This paces CPU, so
+		// it is measured and waited on the machine's clock, not the
+		// injected one.
+		if rest := s.computed; rest > 0 {
+			s.computed = 0
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(took):
+			case <-time.After(rest):
 			}
 		}
 		if err != nil && ctx.Err() == nil {
@@ -144,6 +148,7 @@ func (s *Scheduler) pass(ctx context.Context) error {
 	if len(pending) == 0 {
 		return nil
 	}
+	began := time.Now()
 	sort.Slice(pending, func(i, j int) bool {
 		ti, tj := pending[i].GetMetadata().GetCreationTimestamp().AsTime(), pending[j].GetMetadata().GetCreationTimestamp().AsTime()
 		if !ti.Equal(tj) {
@@ -169,6 +174,7 @@ func (s *Scheduler) pass(ctx context.Context) error {
 		setScheduled(pod, "True", "", "", now)
 		binds = append(binds, pod)
 	}
+	s.computed = time.Since(began)
 	var lastRev int64
 	for i := 0; i < len(binds); i += bindBatch {
 		tx := s.st.Txn()
