@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,17 +17,17 @@ import (
 
 // benchPreset is a named bench size.
 type benchPreset struct {
-	nodes, jobs, completions, parallelism, ceilingPuts int
-	duration, timeout                                  time.Duration
+	nodes, jobs, completions, parallelism, ceilingPuts, probeNodes int
+	duration, timeout                                              time.Duration
 }
 
 var benchPresets = map[string]benchPreset{
 	// The throughput target: 100 nodes, 20,000 zero-length pods, 2,000 at once.
-	"throughput": {nodes: 100, jobs: 1, completions: 20000, parallelism: 2000, ceilingPuts: 20000, timeout: 10 * time.Minute},
+	"throughput": {nodes: 100, jobs: 1, completions: 20000, parallelism: 2000, ceilingPuts: 20000, probeNodes: 10, timeout: 10 * time.Minute},
 	// Kubernetes' largest supported cluster: 5,000 nodes, 150,000 pods in 30 Jobs.
-	"scale": {nodes: 5000, jobs: 30, completions: 150000, parallelism: 500, ceilingPuts: 20000, timeout: 60 * time.Minute},
+	"scale": {nodes: 5000, jobs: 30, completions: 150000, parallelism: 500, ceilingPuts: 20000, probeNodes: 100, timeout: 60 * time.Minute},
 	// What CI runs: about 1,000 pods in well under a minute.
-	"ci": {nodes: 20, jobs: 1, completions: 1000, parallelism: 200, ceilingPuts: 5000, timeout: 3 * time.Minute},
+	"ci": {nodes: 20, jobs: 1, completions: 1000, parallelism: 200, ceilingPuts: 5000, probeNodes: 5, timeout: 3 * time.Minute},
 }
 
 func init() {
@@ -83,6 +84,7 @@ runs inside this process. With --etcd-endpoints an etcd of your own is used
 				set("completions", &p.completions, pr.completions)
 				set("parallelism", &p.parallelism, pr.parallelism)
 				set("ceiling-puts", &p.ceilingPuts, pr.ceilingPuts)
+				set("probe-nodes", &p.probeNodes, pr.probeNodes)
 				if !fl.Changed("duration") {
 					p.duration = pr.duration
 				}
@@ -146,13 +148,22 @@ runs inside this process. With --etcd-endpoints an etcd of your own is used
 				}
 				startCtrl = bench.ProcessController(self, args...)
 			}
+			var startProbe func(context.Context, []string, int) (bench.Probe, error)
+			if p.probeNodes > 0 {
+				self, err := os.Executable()
+				if err != nil {
+					return err
+				}
+				startProbe = bench.ProcessProbe(self)
+			}
 			lg.Info("bench", zap.String("etcd", etcdMode), zap.Int("nodes", p.nodes), zap.Int("completions", p.completions))
 			rep, err := bench.Run(ctx, bench.Config{
 				Endpoints: eps, Nodes: p.nodes, Jobs: p.jobs, Completions: p.completions,
 				Parallelism: p.parallelism, Duration: p.duration,
 				CeilingPuts: p.ceilingPuts, StartController: startCtrl,
 				NodesPerClient: nodesPerClient,
-				Timeout:        p.timeout, Logger: lg,
+				ProbeNodes:     p.probeNodes, StartProbe: startProbe,
+				Timeout: p.timeout, Logger: lg,
 			})
 			if err != nil {
 				return err
@@ -178,6 +189,7 @@ runs inside this process. With --etcd-endpoints an etcd of your own is used
 	f.IntVar(&p.completions, "completions", 500, "pods in all")
 	f.IntVar(&p.parallelism, "parallelism", 50, "parallelism of each Job")
 	f.DurationVar(&p.duration, "duration", 0, "how long each pod runs")
+	f.IntVar(&p.probeNodes, "probe-nodes", 0, "more hollow nodes in a process of their own, otherwise idle as a real worker's machine is: their renewal p99 is reported apart from the fleet's")
 	f.IntVar(&nodesPerClient, "nodes-per-client", bench.DefaultNodesPerClient, "hollow nodes sharing one etcd client")
 	f.IntVar(&p.ceilingPuts, "ceiling-puts", bench.DefaultCeilingPuts, "puts of the storage ceiling measurement (negative: skip it)")
 	f.DurationVar(&p.timeout, "timeout", 10*time.Minute, "give up if the Jobs have not completed by then")

@@ -60,6 +60,10 @@ type Config struct {
 	// endpoints (required; see InProcessController and the drover
 	// command's process controller).
 	StartController func(ctx context.Context, endpoints []string) (Controller, error)
+	// ProbeNodes more hollow nodes run in a process of their own, started
+	// by StartProbe (none when either is unset): see Probe.
+	ProbeNodes int
+	StartProbe func(ctx context.Context, endpoints []string, nodes int) (Probe, error)
 	// Timeout bounds the Job run (default 10 minutes).
 	Timeout time.Duration
 	// Logger gets progress messages (default none).
@@ -130,6 +134,9 @@ type Report struct {
 	// by the end; PodsDisrupted the pods failed for a lost node.
 	NodesNotReady int `json:"nodesNotReady"`
 	PodsDisrupted int `json:"podsDisrupted"`
+
+	// Probe is what the probe nodes saw (nil without a probe).
+	Probe *ProbeReport `json:"probe,omitempty"`
 
 	Controller Usage `json:"controller"`
 	// Etcd is set by a caller that ran etcd as its own process.
@@ -238,7 +245,24 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("bench: api: %w", err)
 	}
 	defer api.Close()
-	if err := waitNodesLive(ctx, cli, cfg.Nodes); err != nil {
+	var probe Probe
+	if cfg.ProbeNodes > 0 && cfg.StartProbe != nil {
+		lg.Info("starting probe nodes in their own process", zap.Int("nodes", cfg.ProbeNodes))
+		if probe, err = cfg.StartProbe(ctx, cfg.Endpoints, cfg.ProbeNodes); err != nil {
+			return nil, fmt.Errorf("bench: probe: %w", err)
+		}
+		defer func() {
+			if probe != nil {
+				_, _ = probe.Stop()
+			}
+		}()
+		if err := waitProbeMetrics(ctx, probe); err != nil {
+			return nil, err
+		}
+	} else {
+		cfg.ProbeNodes = 0
+	}
+	if err := waitNodesLive(ctx, cli, cfg.Nodes+cfg.ProbeNodes); err != nil {
 		return nil, err
 	}
 
@@ -260,6 +284,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}()
 	var self0 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
+	// Renewals are counted over the Job run only: the idle minute of
+	// registration before it would pull the tail down.
+	renew0 := histogramOf(wm.RenewSeconds)
+	var probeRenew0 *dto.Histogram
+	var probeFailures0 float64
+	if probe != nil {
+		if probeRenew0, probeFailures0, err = probe.Renewals(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	lg.Info("submitting jobs", zap.Int("jobs", cfg.Jobs), zap.Int("completions", cfg.Completions))
 	runCtx, cancelRun := context.WithTimeout(ctx, cfg.Timeout)
@@ -321,12 +355,31 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := nodeStats(ctx, store.New(cli), rep); err != nil {
 		return nil, err
 	}
-	rep.Renewals = histogramCount(wm.RenewSeconds)
+	renew := histogramSince(histogramOf(wm.RenewSeconds), renew0)
+	rep.Renewals = int64(renew.GetSampleCount())
 	if rep.Renewals > 0 {
-		rep.RenewP99Ms = metrics.HistogramQuantile(wm.RenewSeconds, 0.99) * 1000
+		rep.RenewP99Ms = metrics.DTOHistogramQuantile(renew, 0.99) * 1000
 	}
 	rep.RenewFailures = int64(counterValue(wm.RenewFailures))
 	rep.Fences = int64(counterValue(wm.Fences))
+	if probe != nil {
+		h, failures, err := probe.Renewals(ctx)
+		if err != nil {
+			return nil, err
+		}
+		h = histogramSince(h, probeRenew0)
+		pr := &ProbeReport{Nodes: cfg.ProbeNodes, Renewals: int64(h.GetSampleCount()),
+			RenewFailures: int64(failures - probeFailures0)}
+		if pr.Renewals > 0 {
+			pr.RenewP99Ms = metrics.DTOHistogramQuantile(h, 0.99) * 1000
+		}
+		p := probe
+		probe = nil
+		if pr.Usage, err = p.Stop(); err != nil {
+			return nil, fmt.Errorf("bench: stop probe: %w", err)
+		}
+		rep.Probe = pr
+	}
 
 	stopFleet()
 	ctrlStopped = true
@@ -344,12 +397,13 @@ func counterValue(c prometheus.Counter) float64 {
 	return m.GetCounter().GetValue()
 }
 
-func histogramCount(h prometheus.Histogram) int64 {
+// histogramOf is h as exposed.
+func histogramOf(h prometheus.Histogram) *dto.Histogram {
 	var m dto.Metric
 	if err := h.Write(&m); err != nil {
-		return 0
+		return &dto.Histogram{}
 	}
-	return int64(m.GetHistogram().GetSampleCount())
+	return m.GetHistogram()
 }
 
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }

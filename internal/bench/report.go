@@ -35,14 +35,27 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("ratio to ceiling", "%.2f", r.CeilingRatio)
 	}
 	row("pod start p50/p99", "%.0f ms / %.0f ms", r.StartP50Ms, r.StartP99Ms)
-	row("heartbeat renew p99", "%.1f ms of %d renewals (%d failures, %d fences)", r.RenewP99Ms, r.Renewals, r.RenewFailures, r.Fences)
+	row("heartbeat renew p99", "%s (%d failures, %d fences), nodes in this process", renewals(r.RenewP99Ms, r.Renewals), r.RenewFailures, r.Fences)
+	if pr := r.Probe; pr != nil {
+		row("probe renew p99", "%s (%d failures), %d nodes in a process of their own", renewals(pr.RenewP99Ms, pr.Renewals), pr.RenewFailures, pr.Nodes)
+	}
 	row("nodes lost", "%d NotReady, %d pods disrupted", r.NodesNotReady, r.PodsDisrupted)
 	row("controller", "%s", usage(r.Controller))
 	if r.Etcd.How != "" {
 		row("etcd process", "%s", usage(r.Etcd))
 	}
 	row("bench process", "%s", usage(r.Bench))
+	if pr := r.Probe; pr != nil {
+		row("probe process", "%s", usage(pr.Usage))
+	}
 	return tw.Flush()
+}
+
+func renewals(p99 float64, n int64) string {
+	if n == 0 {
+		return "no renewals during the run (shorter than the heartbeat interval)"
+	}
+	return fmt.Sprintf("%.1f ms of %d renewals during the run", p99, n)
 }
 
 func usage(u Usage) string {

@@ -168,7 +168,12 @@ func HistogramQuantile(h prometheus.Histogram, q float64) float64 {
 	if err := h.Write(&m); err != nil {
 		return math.NaN()
 	}
-	hist := m.GetHistogram()
+	return DTOHistogramQuantile(m.GetHistogram(), q)
+}
+
+// DTOHistogramQuantile is HistogramQuantile of a histogram as exposed (read
+// back from another process's /metrics, say).
+func DTOHistogramQuantile(hist *dto.Histogram, q float64) float64 {
 	total := hist.GetSampleCount()
 	if total == 0 {
 		return math.NaN()
