@@ -34,7 +34,7 @@ func init() {
 	var (
 		preset, endpoints, etcdBinary, dataDir, ctrlPprof, logLevel string
 		embedded, asJSON, inProcess                                 bool
-		nodesPerClient                                              int
+		nodesPerClient, etcdNice                                    int
 		p                                                           benchPreset
 		observe                                                     observeFlags
 	)
@@ -115,14 +115,22 @@ runs inside this process. With --etcd-endpoints an etcd of your own is used
 			var etcdMode string
 			var stopEtcd func() (bench.Usage, error)
 			switch {
+			case endpoints != "" && etcdNice != 0:
+				return fmt.Errorf("--etcd-nice applies to the etcd the bench starts, not to --etcd-endpoints")
 			case endpoints != "":
 				eps, etcdMode = splitList(endpoints), "external "+endpoints
+			case etcdNice != 0 && (embedded || !fileExists(etcdBinary)):
+				return fmt.Errorf("--etcd-nice needs etcd as its own process: build it with 'make etcd' (--etcd-binary %s)", etcdBinary)
 			case !embedded && fileExists(etcdBinary):
-				e, err := bench.StartEtcd(ctx, etcdBinary, filepath.Join(dataDir, "etcd"))
+				e, err := bench.StartEtcd(ctx, etcdBinary, filepath.Join(dataDir, "etcd"), etcdNice)
 				if err != nil {
 					return err
 				}
-				eps, etcdMode, stopEtcd = []string{e.Endpoint()}, "separate process ("+etcdBinary+")", e.Stop
+				etcdMode = "separate process (" + etcdBinary + ")"
+				if etcdNice != 0 {
+					etcdMode = fmt.Sprintf("separate process (%s, nice %d)", etcdBinary, etcdNice)
+				}
+				eps, stopEtcd = []string{e.Endpoint()}, e.Stop
 				defer func() {
 					if stopEtcd != nil {
 						_, _ = stopEtcd()
@@ -194,6 +202,7 @@ runs inside this process. With --etcd-endpoints an etcd of your own is used
 	f.IntVar(&p.ceilingPuts, "ceiling-puts", bench.DefaultCeilingPuts, "puts of the storage ceiling measurement (negative: skip it)")
 	f.DurationVar(&p.timeout, "timeout", 10*time.Minute, "give up if the Jobs have not completed by then")
 	f.StringVar(&endpoints, "etcd-endpoints", "", "use this etcd instead of starting one (it must hold no namespace \"bench\")")
+	f.IntVar(&etcdNice, "etcd-nice", 0, "scheduling priority of the etcd process (-20..19; below 0 needs root): e.g. -10 stands in for the CPU etcd has to itself in production")
 	f.StringVar(&etcdBinary, "etcd-binary", ".tools/bin/etcd", "etcd to run as a separate process (make etcd builds it)")
 	f.BoolVar(&embedded, "embedded-etcd", false, "run etcd inside this process even if --etcd-binary exists")
 	f.BoolVar(&inProcess, "in-process-controller", false, "run the controller inside this process (its CPU and RSS are then not reported)")
