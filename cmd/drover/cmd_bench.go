@@ -55,8 +55,15 @@ The report: wall time (first Job created to last Job Complete), completed pods
 per second, etcd writes per pod (the revision delta over the run divided by
 the pods; every key write is counted too), the write rate's ratio to the
 storage ceiling, pod start latency (creationTimestamp to status.startTime)
-p50/p99, heartbeat renewal p99, nodes declared lost, and CPU and peak RSS of
-the controller, of etcd and of this process.
+p50/p99, heartbeat renewal p99 over the Job run, nodes declared lost, and CPU
+and peak RSS of the controller, of etcd and of this process.
+
+--probe-nodes more hollow nodes run in a child 'drover hollow' process of
+their own, otherwise idle as a real worker's machine is; their renewal p99 is
+reported apart, without the queueing inside the one process that hosts the
+whole fleet. --etcd-nice sets the etcd process's scheduling priority (a
+negative one, which needs root, stands in for the CPU etcd has to itself in
+production).
 
 etcd runs as its own process from --etcd-binary ('make etcd' builds it) when
 that exists, which keeps its CPU apart; otherwise, or with --embedded-etcd, it
@@ -64,6 +71,7 @@ runs inside this process. With --etcd-endpoints an etcd of your own is used
 (it must not hold a namespace "bench").`,
 		Example: `  drover bench --preset throughput
   drover bench --preset scale --json > scale.json
+  sudo drover bench --preset scale --etcd-nice -10
   drover bench --nodes 10 --completions 500 --parallelism 50 --duration 100ms`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
