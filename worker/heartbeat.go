@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -101,7 +102,7 @@ func newHeartbeat(w *Worker) *heartbeat {
 		clock:    w.clock,
 		interval: w.cfg.HeartbeatInterval,
 		ttl:      w.cfg.LeaseTTL,
-		leases:   newStreamLeaser(w.cfg.Etcd),
+		leases:   newStreamLeaser(cmp.Or(w.cfg.LeaseEtcd, w.cfg.Etcd)),
 		register: w.register,
 		arm:      func(ctx context.Context, d time.Duration) error { return w.rt.Fence(ctx, d) },
 		sess:     w.sess,

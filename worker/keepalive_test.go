@@ -70,7 +70,7 @@ func TestStreamLeaserRenewsOverOneStream(t *testing.T) {
 
 	// Break the stream under the leaser, as a reset connection would.
 	l.mu.Lock()
-	l.stream.cancel()
+	l.cancel()
 	l.mu.Unlock()
 	if _, err := l.KeepAliveOnce(ctx, g.ID); err != nil {
 		t.Fatalf("renewal on a broken stream: %v", err)

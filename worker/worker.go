@@ -43,6 +43,11 @@ type Config struct {
 	// Etcd is the client of the cluster's etcd (required); the Worker does
 	// not close it.
 	Etcd *clientv3.Client
+	// LeaseEtcd, if set, is the client the heartbeat renews the lease
+	// through (default Etcd). Hollow fleets give leases connections of
+	// their own, so that a renewal's answer does not queue behind other
+	// nodes' watch traffic on a shared connection.
+	LeaseEtcd *clientv3.Client
 	// HeartbeatInterval is how often the lease is renewed (default 10 s).
 	HeartbeatInterval time.Duration
 	// LeaseTTL is the lease's time to live (default 40 s). The worker kills

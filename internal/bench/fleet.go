@@ -56,9 +56,10 @@ type FleetConfig struct {
 
 // Fleet is a running set of hollow nodes.
 type Fleet struct {
-	cfg     FleetConfig
-	clients []*clientv3.Client
-	workers []*worker.Worker
+	cfg          FleetConfig
+	clients      []*clientv3.Client
+	leaseClients []*clientv3.Client
+	workers      []*worker.Worker
 }
 
 // NewFleet creates the etcd clients and the workers; Run starts them.
@@ -89,16 +90,18 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 	}
 	f := &Fleet{cfg: cfg}
 	for range (cfg.Nodes + cfg.NodesPerClient - 1) / cfg.NodesPerClient {
-		cli, err := clientv3.New(clientv3.Config{
-			Endpoints: cfg.Endpoints, DialTimeout: 5 * time.Second,
-			DialKeepAliveTime: 5 * time.Second, DialKeepAliveTimeout: 3 * time.Second,
-			Logger: cfg.Logger.Named("etcd-client").WithOptions(zap.IncreaseLevel(zap.ErrorLevel)),
-		})
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("bench: etcd client: %w", err)
+		for _, to := range []*[]*clientv3.Client{&f.clients, &f.leaseClients} {
+			cli, err := clientv3.New(clientv3.Config{
+				Endpoints: cfg.Endpoints, DialTimeout: 5 * time.Second,
+				DialKeepAliveTime: 5 * time.Second, DialKeepAliveTimeout: 3 * time.Second,
+				Logger: cfg.Logger.Named("etcd-client").WithOptions(zap.IncreaseLevel(zap.ErrorLevel)),
+			})
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("bench: etcd client: %w", err)
+			}
+			*to = append(*to, cli)
 		}
-		f.clients = append(f.clients, cli)
 	}
 	for i := range cfg.Nodes {
 		rt, err := fake.New(cfg.Fake)
@@ -109,6 +112,7 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 		w, err := worker.New(worker.Config{
 			NodeName:          fmt.Sprintf("%s%d", cfg.NamePrefix, i+1),
 			Etcd:              f.clients[i/cfg.NodesPerClient],
+			LeaseEtcd:         f.leaseClients[i/cfg.NodesPerClient],
 			HeartbeatInterval: cfg.HeartbeatInterval,
 			LeaseTTL:          cfg.LeaseTTL,
 			Runtime:           rt,
@@ -194,7 +198,7 @@ func (f *Fleet) Ready() error {
 
 // Close closes the fleet's etcd clients; call it after Run has returned.
 func (f *Fleet) Close() {
-	for _, c := range f.clients {
+	for _, c := range append(f.clients, f.leaseClients...) {
 		c.Close()
 	}
 }
