@@ -206,7 +206,7 @@ runs inside this process. With --etcd-endpoints an etcd of your own is used
 	f.IntVar(&p.parallelism, "parallelism", 50, "parallelism of each Job")
 	f.DurationVar(&p.duration, "duration", 0, "how long each pod runs")
 	f.IntVar(&p.probeNodes, "probe-nodes", 0, "more hollow nodes in a process of their own, otherwise idle as a real worker's machine is: their renewal p99 is reported apart from the fleet's")
-	f.IntVar(&nodesPerClient, "nodes-per-client", bench.DefaultNodesPerClient, "hollow nodes sharing one etcd client")
+	f.IntVar(&nodesPerClient, "nodes-per-client", bench.DefaultNodesPerClient, "hollow nodes sharing one etcd client for watches and writes (and another for leases)")
 	f.IntVar(&p.ceilingPuts, "ceiling-puts", bench.DefaultCeilingPuts, "puts of the storage ceiling measurement (negative: skip it)")
 	f.DurationVar(&p.timeout, "timeout", 10*time.Minute, "give up if the Jobs have not completed by then")
 	f.StringVar(&endpoints, "etcd-endpoints", "", "use this etcd instead of starting one (it must hold no namespace \"bench\")")

@@ -54,7 +54,8 @@ with --fake-exit-code (or fail by --fake-fail-ratio), with no processes. A
 pod's env DROVER_FAKE_DURATION and DROVER_FAKE_EXIT_CODE override both.
 
 Hollow nodes serve no pod logs and need no data directory; every
---nodes-per-client of them share one etcd client. Their starts are spread over --ramp so that their
+--nodes-per-client of them share one etcd client for their watches and writes,
+and another for their leases. Their starts are spread over --ramp so that their
 heartbeats do not all fall on the same instant.`,
 		Example: `  drover hollow --nodes 100 --etcd-endpoints http://127.0.0.1:2379
   drover hollow --nodes 5000 --fake-duration 30s --fake-fail-ratio 0.01 --metrics-listen 127.0.0.1:9091`,
@@ -109,7 +110,7 @@ heartbeats do not all fall on the same instant.`,
 	f := cmd.Flags()
 	f.StringVar(&endpoints, "etcd-endpoints", envDefault("DROVER_ETCD_ENDPOINTS", "http://127.0.0.1:2379"), "comma-separated etcd client URLs (env DROVER_ETCD_ENDPOINTS)")
 	f.IntVar(&nodes, "nodes", 100, "number of hollow nodes")
-	f.IntVar(&nodesPerClient, "nodes-per-client", bench.DefaultNodesPerClient, "hollow nodes sharing one etcd client (one connection)")
+	f.IntVar(&nodesPerClient, "nodes-per-client", bench.DefaultNodesPerClient, "hollow nodes sharing one etcd client (one connection) for watches and writes, and another for leases")
 	f.StringVar(&prefix, "name-prefix", "hollow-", "nodes are named <prefix>1 … <prefix>N")
 	f.DurationVar(&heartbeat, "heartbeat-interval", worker.DefaultHeartbeatInterval, "how often each node renews its lease")
 	f.DurationVar(&leaseTTL, "lease-ttl", worker.DefaultLeaseTTL, "lease TTL, whole seconds")
