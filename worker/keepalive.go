@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -24,6 +25,9 @@ import (
 // context ends (the context's end cancels the stream), is dropped; the next
 // renewal opens a new one. Calls are serialized (the heartbeat makes one at
 // a time).
+// renewAttempts is how many streams one renewal tries.
+const renewAttempts = 3
+
 type streamLeaser struct {
 	cli *clientv3.Client
 
@@ -48,13 +52,26 @@ func (l *streamLeaser) KeepAliveOnce(ctx context.Context, id clientv3.LeaseID) (
 	if l.closed {
 		return nil, errors.New("worker: lease stream closed")
 	}
-	// A stream kept from earlier renewals may have broken since (etcd
-	// restarted, the connection was reset): then try once more on a new
-	// one before reporting a failure.
-	reused := l.stream != nil
-	resp, err := l.renew(ctx, id)
-	if err != nil && reused && ctx.Err() == nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
-		resp, err = l.renew(ctx, id)
+	// Up to renewAttempts streams, each given an equal share of what is
+	// left of the call's time: a stream may have broken since the last
+	// renewal (etcd restarted, the connection was reset), or sit on a
+	// member that hangs (paused, cut off) and never answers. A failed
+	// stream is dropped, and the next attempt opens a new one, which the
+	// client's balancer may send to another member. Without the shares, a
+	// renewal stuck on a hung member would take the whole call's time,
+	// and two in a row could outlast the fence margin.
+	var resp *pb.LeaseKeepAliveResponse
+	var err error
+	for attempt := range renewAttempts {
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if deadline, ok := ctx.Deadline(); ok && attempt < renewAttempts-1 {
+			actx, cancel = context.WithTimeout(ctx, time.Until(deadline)/time.Duration(renewAttempts-attempt))
+		}
+		resp, err = l.renew(actx, id)
+		cancel()
+		if err == nil || errors.Is(err, rpctypes.ErrLeaseNotFound) || ctx.Err() != nil {
+			break
+		}
 	}
 	if err != nil {
 		return nil, err

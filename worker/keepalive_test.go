@@ -3,10 +3,12 @@ package worker
 import (
 	"context"
 	"errors"
+	"net"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -91,5 +93,65 @@ func TestStreamLeaserRenewsOverOneStream(t *testing.T) {
 	l.Close()
 	if _, err := l.KeepAliveOnce(ctx, g.ID); err == nil {
 		t.Fatal("renewal after Close succeeded")
+	}
+}
+
+// hangFirstLease is an etcd Lease service whose first keep-alive stream
+// never answers (a paused or cut-off member) and whose later ones do.
+type hangFirstLease struct {
+	pb.UnimplementedLeaseServer
+	streams atomic.Int32
+}
+
+func (s *hangFirstLease) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
+	n := s.streams.Add(1)
+	for {
+		req, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			<-stream.Context().Done()
+			return stream.Context().Err()
+		}
+		if err := stream.Send(&pb.LeaseKeepAliveResponse{Header: &pb.ResponseHeader{}, ID: req.ID, TTL: 10}); err != nil {
+			return err
+		}
+	}
+}
+
+// TestStreamLeaserLeavesAHungStream (SPEC N1, N4): a renewal whose stream
+// never answers gives it a share of its time, then tries a new stream
+// within the same call, instead of spending the whole call (and, twice in
+// a row, the fence margin) on a hung member.
+func TestStreamLeaserLeavesAHungStream(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	svc := &hangFirstLease{}
+	pb.RegisterLeaseServer(srv, svc)
+	go srv.Serve(lis)
+	defer srv.Stop()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{lis.Addr().String()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	l := newStreamLeaser(cli)
+	defer l.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	resp, err := l.KeepAliveOnce(ctx, 42)
+	if err != nil || resp.TTL != 10 {
+		t.Fatalf("renewal: %v, %v", resp, err)
+	}
+	if n := svc.streams.Load(); n != 2 {
+		t.Errorf("streams opened: %d, want 2 (the hung one, then another)", n)
+	}
+	if left, _ := ctx.Deadline(); time.Until(left) < time.Second {
+		t.Errorf("the hung stream took %v of the call's 3 s, want about a third", 3*time.Second-time.Until(left))
 	}
 }
