@@ -35,9 +35,6 @@ type Scheduler struct {
 	clk     clock.Clock
 	lg      *zap.Logger
 	trigger chan struct{}
-	// computed is how long the last pass spent choosing nodes (real
-	// time; Run rests as long).
-	computed time.Duration
 }
 
 // New returns a scheduler and registers its handler on c.
@@ -69,7 +66,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 		case <-s.trigger:
 		}
 		start := s.clk.Now()
-		err := s.pass(ctx)
+		computed, err := s.pass(ctx)
 		if obs != nil {
 			obs.Reconciled("scheduler", s.clk.Since(start), err)
 		}
@@ -83,12 +80,11 @@ func (s *Scheduler) Run(ctx context.Context) {
 		// meanwhile wait for the next pass together. This paces CPU, so
 		// it is measured and waited on the machine's clock, not the
 		// injected one.
-		if rest := s.computed; rest > 0 {
-			s.computed = 0
+		if computed > 0 {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(rest):
+			case <-time.After(computed):
 			}
 		}
 		if err != nil && ctx.Err() == nil {
@@ -138,7 +134,9 @@ func (n *nodeInfo) load(r resources) float64 {
 	return l
 }
 
-func (s *Scheduler) pass(ctx context.Context) error {
+// pass binds what pending pods it can. It returns how long it spent
+// choosing nodes (real time, not its writes): Run rests as long.
+func (s *Scheduler) pass(ctx context.Context) (time.Duration, error) {
 	var pending []*v1.Pod
 	for _, p := range s.cache.UnboundPods() {
 		if p.GetMetadata().GetDeletionTimestamp() == nil && p.GetStatus().GetPhase() != "Succeeded" && p.GetStatus().GetPhase() != "Failed" {
@@ -146,7 +144,7 @@ func (s *Scheduler) pass(ctx context.Context) error {
 		}
 	}
 	if len(pending) == 0 {
-		return nil
+		return 0, nil
 	}
 	began := time.Now()
 	sort.Slice(pending, func(i, j int) bool {
@@ -174,7 +172,7 @@ func (s *Scheduler) pass(ctx context.Context) error {
 		setScheduled(pod, "True", "", "", now)
 		binds = append(binds, pod)
 	}
-	s.computed = time.Since(began)
+	computed := time.Since(began)
 	var lastRev int64
 	for i := 0; i < len(binds); i += bindBatch {
 		tx := s.st.Txn()
@@ -188,7 +186,7 @@ func (s *Scheduler) pass(ctx context.Context) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("bind: %w", err)
+			return computed, fmt.Errorf("bind: %w", err)
 		}
 		lastRev = rev
 	}
@@ -199,7 +197,7 @@ func (s *Scheduler) pass(ctx context.Context) error {
 		}
 		rev, err := tx.Commit(ctx)
 		if err != nil && !errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("mark unschedulable: %w", err)
+			return computed, fmt.Errorf("mark unschedulable: %w", err)
 		}
 		lastRev = max(lastRev, rev)
 	}
@@ -209,13 +207,13 @@ func (s *Scheduler) pass(ctx context.Context) error {
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if err := s.cache.WaitForRevision(wctx, lastRev); err != nil {
-			return err
+			return computed, err
 		}
 	}
 	if len(binds) > 0 {
 		s.lg.Debug("bound pods", zap.Int("pods", len(binds)), zap.Int("unschedulable", len(unsched)))
 	}
-	return nil
+	return computed, nil
 }
 
 // candidates are the nodes that are alive and not cordoned, with their usage.
