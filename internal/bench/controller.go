@@ -62,17 +62,23 @@ func ProcessController(binary string, args ...string) func(ctx context.Context, 
 		if err != nil {
 			return nil, err
 		}
-		cmd := exec.Command(binary, append([]string{"controller",
+		return startProcess(binary, addr, append([]string{"controller",
 			"--etcd-endpoints", strings.Join(endpoints, ","), "--listen", addr,
 			"--identity", "bench", "--log-level", "warn"}, args...)...)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("start %s controller: %w", binary, err)
-		}
-		p := &process{cmd: cmd, addr: addr, done: make(chan error, 1)}
-		go func() { p.done <- cmd.Wait() }()
-		return p, nil
 	}
+}
+
+// startProcess runs binary with args as a child process (its output on
+// this process's stderr) that serves on addr.
+func startProcess(binary, addr string, args ...string) (*process, error) {
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s %s: %w", binary, args[0], err)
+	}
+	p := &process{cmd: cmd, addr: addr, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	return p, nil
 }
 
 type process struct {

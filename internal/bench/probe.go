@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -47,19 +45,16 @@ func ProcessProbe(binary string) func(ctx context.Context, endpoints []string, n
 		if err != nil {
 			return nil, err
 		}
-		cmd := exec.Command(binary, "hollow", "--nodes", fmt.Sprint(nodes), "--name-prefix", "probe-",
+		p, err := startProcess(binary, addr, "hollow", "--nodes", fmt.Sprint(nodes), "--name-prefix", "probe-",
 			"--etcd-endpoints", strings.Join(endpoints, ","), "--metrics-listen", addr, "--log-level", "warn")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("start %s hollow: %w", binary, err)
+		if err != nil {
+			return nil, err
 		}
-		p := &probeProcess{process: process{cmd: cmd, addr: addr, done: make(chan error, 1)}}
-		go func() { p.done <- cmd.Wait() }()
-		return p, nil
+		return &probeProcess{process: p}, nil
 	}
 }
 
-type probeProcess struct{ process }
+type probeProcess struct{ *process }
 
 // renewMetric and failuresMetric are the worker metrics' exposed names.
 const (

@@ -55,7 +55,7 @@ func TestProbeReadsRenewals(t *testing.T) {
 	go srv.Serve(lis)
 	defer srv.Close()
 
-	p := &probeProcess{process{addr: lis.Addr().String()}}
+	p := &probeProcess{&process{addr: lis.Addr().String()}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := waitProbeMetrics(ctx, p); err != nil {
