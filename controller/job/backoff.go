@@ -1,6 +1,7 @@
 package job
 
 import (
+	"slices"
 	"time"
 
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
@@ -20,6 +21,11 @@ const (
 // (J15). It reads only stored pod times, so a new leader
 // computes the same delay.
 func backoffRemaining(spec *v1.JobSpec, pods []*v1.Pod, now time.Time) time.Duration {
+	// Most Jobs have no failure that adds to the delay: then there is no
+	// need to find the latest success among all their pods.
+	if !slices.ContainsFunc(pods, func(pod *v1.Pod) bool { return addsBackoff(spec, pod) }) {
+		return 0
+	}
 	var lastSuccess time.Time
 	for _, pod := range pods {
 		if pod.GetStatus().GetPhase() == PhaseSucceeded {
