@@ -146,6 +146,12 @@ type Report struct {
 	// Bench is this process (hollow nodes, client, and etcd when
 	// embedded) over the Job run.
 	Bench Usage `json:"benchProcess"`
+	// SchedP99Ms is the p99 of how long a runnable goroutine of this
+	// process waited to run during the Job run (the Go runtime's
+	// /sched/latencies:seconds, rounded up to its bucket): the queueing
+	// inside the process that hosts the fleet, which every renewal of its
+	// nodes waits out on top of etcd's answer.
+	SchedP99Ms float64 `json:"benchSchedLatencyP99Ms"`
 }
 
 // Ceiling is the raw etcd put rate.
@@ -287,6 +293,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// Renewals are counted over the Job run only: the idle minute of
 	// registration before it would pull the tail down.
 	renew0 := histogramOf(wm.RenewSeconds)
+	sched0 := schedLatency()
 	var probeRenew0 *dto.Histogram
 	var probeFailures0 float64
 	if probe != nil {
@@ -321,6 +328,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	var self1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
+	rep.SchedP99Ms = quantileSince(schedLatency(), sched0, 0.99) * 1000
 	// Let the watch deliver up to the end revision, then stop it.
 	deadline := time.Now().Add(5 * time.Second)
 	for keyWrites.Load() < endResp.Header.Revision-rev0 && time.Now().Before(deadline) {

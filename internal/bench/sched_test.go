@@ -1,0 +1,31 @@
+package bench
+
+import (
+	"math"
+	"runtime/metrics"
+	"testing"
+)
+
+func TestQuantileSince(t *testing.T) {
+	b := []float64{0, 0.001, 0.01, 0.1, math.Inf(1)}
+	h := func(c ...uint64) *metrics.Float64Histogram { return &metrics.Float64Histogram{Counts: c, Buckets: b} }
+	for _, c := range []struct {
+		name        string
+		now, before *metrics.Float64Histogram
+		q, want     float64
+	}{
+		{"upper bound of the p99 bucket", h(0, 90, 9, 1), h(0, 0, 0, 0), 0.99, 0.01},
+		{"only what was added since counts", h(0, 1000, 9, 1), h(0, 910, 0, 0), 0.99, 0.01},
+		{"the tail beyond", h(0, 90, 8, 2), h(0, 0, 0, 0), 0.99, 0.1},
+		{"the open last bucket gives its lower bound", h(0, 0, 0, 5), h(0, 0, 0, 0), 0.99, 0.1},
+		{"nothing added", h(0, 5, 0, 0), h(0, 5, 0, 0), 0.99, 0},
+		{"no histogram", nil, h(0, 0, 0, 0), 0.99, 0},
+	} {
+		if got := quantileSince(c.now, c.before, c.q); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+	if h := schedLatency(); h == nil || len(h.Counts) == 0 {
+		t.Fatalf("runtime has no /sched/latencies histogram: %v", h)
+	}
+}
