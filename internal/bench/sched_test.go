@@ -14,9 +14,9 @@ func TestQuantileSince(t *testing.T) {
 		now, before *metrics.Float64Histogram
 		q, want     float64
 	}{
-		{"upper bound of the p99 bucket", h(0, 90, 9, 1), h(0, 0, 0, 0), 0.99, 0.01},
-		{"only what was added since counts", h(0, 1000, 9, 1), h(0, 910, 0, 0), 0.99, 0.01},
-		{"the tail beyond", h(0, 90, 8, 2), h(0, 0, 0, 0), 0.99, 0.1},
+		{"upper bound of the p99 bucket", h(0, 99, 1, 0), h(0, 0, 0, 0), 0.99, 0.01},
+		{"one more in the tail moves it", h(0, 98, 2, 0), h(0, 0, 0, 0), 0.99, 0.1},
+		{"only what was added since counts", h(0, 1000, 1, 0), h(0, 901, 0, 0), 0.99, 0.01},
 		{"the open last bucket gives its lower bound", h(0, 0, 0, 5), h(0, 0, 0, 0), 0.99, 0.1},
 		{"nothing added", h(0, 5, 0, 0), h(0, 5, 0, 0), 0.99, 0},
 		{"no histogram", nil, h(0, 0, 0, 0), 0.99, 0},
