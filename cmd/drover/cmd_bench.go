@@ -37,6 +37,7 @@ func init() {
 		nodesPerClient, etcdNice                                    int
 		p                                                           benchPreset
 		observe                                                     observeFlags
+		procs                                                       fleetProcs
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -58,6 +59,11 @@ storage ceiling, pod start latency (creationTimestamp to status.startTime)
 p50/p99, heartbeat renewal p99 over the Job run, nodes declared lost, and CPU
 and peak RSS of the controller, of etcd and of this process.
 
+This process hosts the whole fleet, so it runs with more Ps than cores
+(--gomaxprocs, default 4 per core and at least 8): with one P per core, a
+thread the kernel deschedules holds up the goroutines of every node queued on
+it, and the fleet's renewal p99 was 5-8 times higher (docs/benchmarks.md).
+
 --probe-nodes more hollow nodes run in a child 'drover hollow' process of
 their own, otherwise idle as a real worker's machine is; their renewal p99 is
 reported apart, without the queueing inside the one process that hosts the
@@ -75,6 +81,9 @@ runs inside this process. With --etcd-endpoints an etcd of your own is used
   drover bench --nodes 10 --completions 500 --parallelism 50 --duration 100ms`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := procs.apply(cmd.Flags()); err != nil {
+				return err
+			}
 			if preset != "" {
 				pr, ok := benchPresets[preset]
 				if !ok {
@@ -218,6 +227,7 @@ runs inside this process. With --etcd-endpoints an etcd of your own is used
 	f.StringVar(&dataDir, "data-dir", "", "where etcd keeps its data (default a temporary directory, removed after)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.StringVar(&logLevel, "log-level", "info", "log level of progress messages (stderr)")
+	procs.register(f)
 	observe.register(f)
 	rootCmd.AddCommand(cmd)
 }

@@ -43,6 +43,7 @@ func init() {
 		heartbeat, leaseTTL, ramp                     time.Duration
 		fakeOpts                                      fakeFlags
 		observe                                       observeFlags
+		procs                                         fleetProcs
 	)
 	cmd := &cobra.Command{
 		Use:   "hollow",
@@ -61,6 +62,9 @@ heartbeats do not all fall on the same instant.`,
   drover hollow --nodes 5000 --fake-duration 30s --fake-fail-ratio 0.01 --metrics-listen 127.0.0.1:9091`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := procs.apply(cmd.Flags()); err != nil {
+				return err
+			}
 			lbls, err := parsePairs("--labels", labels)
 			if err != nil {
 				return err
@@ -119,6 +123,7 @@ heartbeats do not all fall on the same instant.`,
 	f.StringVar(&capacity, "capacity", "", "capacity of every node (default cpu=32,memory=256Gi,pods=110)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error (the nodes log warnings and errors only)")
 	fakeOpts.register(f)
+	procs.register(f)
 	observe.register(f)
 	rootCmd.AddCommand(cmd)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -152,6 +153,8 @@ type Report struct {
 	// inside the process that hosts the fleet, which every renewal of its
 	// nodes waits out on top of etcd's answer.
 	SchedP99Ms float64 `json:"benchSchedLatencyP99Ms"`
+	// GoMaxProcs is this process's GOMAXPROCS during the run.
+	GoMaxProcs int `json:"benchGoMaxProcs"`
 }
 
 // Ceiling is the raw etcd put rate.
@@ -193,7 +196,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		lg = zap.NewNop()
 	}
 	rep := &Report{Nodes: cfg.Nodes, Jobs: cfg.Jobs, Completions: cfg.Completions, Parallelism: cfg.Parallelism,
-		PodDuration: cfg.Duration.String()}
+		PodDuration: cfg.Duration.String(), GoMaxProcs: runtime.GOMAXPROCS(0)}
 
 	cli, err := clientv3.New(clientv3.Config{Endpoints: cfg.Endpoints, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {

@@ -45,7 +45,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("etcd process", "%s", usage(r.Etcd))
 	}
 	row("bench process", "%s", usage(r.Bench))
-	row("goroutine wait p99", "%.1f ms runnable before running, in this process (/sched/latencies)", r.SchedP99Ms)
+	row("goroutine wait p99", "%.1f ms runnable before running, in this process (/sched/latencies; GOMAXPROCS %d)", r.SchedP99Ms, r.GoMaxProcs)
 	if pr := r.Probe; pr != nil {
 		row("probe process", "%s", usage(pr.Usage))
 	}
