@@ -39,11 +39,18 @@ type Change struct {
 // must not block (enqueue keys and return).
 type Handler func(Change)
 
+// DefaultListPageSize is how many keys one request of the cache's list reads.
+const DefaultListPageSize = 5000
+
 // Cache holds jobs, pods, nodes, node liveness, cronjobs and daemonsets. Objects it returns are
 // shared: callers must clone them (proto.Clone) before changing them.
 type Cache struct {
 	st *store.Store
 	lg *zap.Logger
+
+	// ListPageSize is how many keys one request of the initial list
+	// reads (default DefaultListPageSize); set it before Run.
+	ListPageSize int
 
 	mu        sync.RWMutex
 	rev       int64
@@ -127,8 +134,12 @@ func (c *Cache) list(ctx context.Context) (int64, error) {
 	var rev int64
 	key := store.Root
 	end := clientv3.GetPrefixRangeEnd(store.Root)
+	page := c.ListPageSize
+	if page <= 0 {
+		page = DefaultListPageSize
+	}
 	for {
-		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(5000)}
+		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(int64(page))}
 		if rev > 0 {
 			opts = append(opts, clientv3.WithRev(rev))
 		}
@@ -136,7 +147,15 @@ func (c *Cache) list(ctx context.Context) (int64, error) {
 		if err != nil {
 			return 0, fmt.Errorf("cache: list: %w", err)
 		}
-		rev = resp.Header.Revision
+		// Every page is read at the first page's revision, and the watch
+		// goes on from there. A response header holds etcd's current
+		// revision, not the one read at: taking it from a later page
+		// skipped every write made while listing to a key on an earlier
+		// page (a node whose liveness key was written then was declared
+		// lost for good, SPEC N2).
+		if rev == 0 {
+			rev = resp.Header.Revision
+		}
 		kvs = append(kvs, resp.Kvs...)
 		if !resp.More || len(resp.Kvs) == 0 {
 			break

@@ -111,7 +111,14 @@ func (k Kind[T]) ListPage(ctx context.Context, namespace string, limit int64, co
 	if resp.More && len(resp.Kvs) > 0 {
 		cont = string(resp.Kvs[len(resp.Kvs)-1].Key)
 	}
-	return out, resp.Header.Revision, cont, nil
+	// The header holds etcd's current revision, not the one read at: a
+	// later page's would make a caller that lists and then watches from
+	// the revision returned skip every write made while it listed.
+	read := resp.Header.Revision
+	if rev > 0 {
+		read = rev
+	}
+	return out, read, cont, nil
 }
 
 // Create stores a new object; ErrAlreadyExists if its key is taken.

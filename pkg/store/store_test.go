@@ -85,10 +85,20 @@ func TestListPagesAndNamespaces(t *testing.T) {
 	for _, j := range page {
 		names = append(names, j.Metadata.Name)
 	}
+	// A write between pages: the later pages are still read at the
+	// first one's revision, and report that revision, so that a watch
+	// from it delivers the write.
+	if _, err := s.Jobs().Create(ctx, job("b2")); err != nil {
+		t.Fatal(err)
+	}
 	for cont != "" {
-		page, _, cont, err = s.Jobs().ListPage(ctx, "default", 2, cont, rev)
+		var r int64
+		page, r, cont, err = s.Jobs().ListPage(ctx, "default", 2, cont, rev)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if r != rev {
+			t.Fatalf("a later page reports revision %d, want the first page's %d", r, rev)
 		}
 		for _, j := range page {
 			names = append(names, j.Metadata.Name)
@@ -98,7 +108,7 @@ func TestListPagesAndNamespaces(t *testing.T) {
 		t.Fatalf("paged names %v", names)
 	}
 	all, _, err := s.Jobs().List(ctx, "")
-	if err != nil || len(all) != 6 {
+	if err != nil || len(all) != 7 {
 		t.Fatalf("all namespaces: %d %v", len(all), err)
 	}
 }
