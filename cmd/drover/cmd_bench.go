@@ -34,7 +34,7 @@ func init() {
 	var (
 		preset, endpoints, etcdBinary, dataDir, ctrlPprof, logLevel string
 		embedded, asJSON, inProcess                                 bool
-		nodesPerClient, etcdNice                                    int
+		nodesPerClient, etcdNice, etcdProcs                         int
 		p                                                           benchPreset
 		observe                                                     observeFlags
 		procs                                                       fleetProcs
@@ -63,6 +63,8 @@ This process hosts the whole fleet, so it runs with more Ps than cores
 (--gomaxprocs, default 4 per core and at least 8): with one P per core, a
 thread the kernel deschedules holds up the goroutines of every node queued on
 it, and the fleet's renewal p99 was 5-8 times higher (docs/benchmarks.md).
+The etcd process gets as many (--etcd-gomaxprocs), for the same reason: here
+it shares the cores that production gives it alone.
 
 --probe-nodes more hollow nodes run in a child 'drover hollow' process of
 their own, otherwise idle as a real worker's machine is; their renewal p99 is
@@ -139,14 +141,21 @@ runs inside this process. With --etcd-endpoints an etcd of your own is used
 			case etcdNice != 0 && (embedded || !fileExists(etcdBinary)):
 				return fmt.Errorf("--etcd-nice needs etcd as its own process: build it with 'make etcd' (--etcd-binary %s)", etcdBinary)
 			case !embedded && fileExists(etcdBinary):
-				e, err := bench.StartEtcd(ctx, etcdBinary, filepath.Join(dataDir, "etcd"), etcdNice)
+				if etcdProcs < 0 {
+					return fmt.Errorf("--etcd-gomaxprocs %d: must be 0 or more", etcdProcs)
+				}
+				e, err := bench.StartEtcd(ctx, etcdBinary, filepath.Join(dataDir, "etcd"), etcdNice, etcdProcs)
 				if err != nil {
 					return err
 				}
-				etcdMode = "separate process (" + etcdBinary + ")"
+				etcdMode = "separate process (" + etcdBinary
 				if etcdNice != 0 {
-					etcdMode = fmt.Sprintf("separate process (%s, nice %d)", etcdBinary, etcdNice)
+					etcdMode += fmt.Sprintf(", nice %d", etcdNice)
 				}
+				if etcdProcs > 0 {
+					etcdMode += fmt.Sprintf(", GOMAXPROCS %d", etcdProcs)
+				}
+				etcdMode += ")"
 				eps, stopEtcd = []string{e.Endpoint()}, e.Stop
 				defer func() {
 					if stopEtcd != nil {
@@ -220,6 +229,7 @@ runs inside this process. With --etcd-endpoints an etcd of your own is used
 	f.DurationVar(&p.timeout, "timeout", 10*time.Minute, "give up if the Jobs have not completed by then")
 	f.StringVar(&endpoints, "etcd-endpoints", "", "use this etcd instead of starting one (it must hold no namespace \"bench\")")
 	f.IntVar(&etcdNice, "etcd-nice", 0, "scheduling priority of the etcd process (-20..19; below 0 needs root): e.g. -10 stands in for the CPU etcd has to itself in production")
+	f.IntVar(&etcdProcs, "etcd-gomaxprocs", defaultFleetProcs(), "GOMAXPROCS of the etcd process the bench starts (0: the Go runtime's): more Ps than cores stand in for the cores etcd has to itself in production")
 	f.StringVar(&etcdBinary, "etcd-binary", ".tools/bin/etcd", "etcd to run as a separate process (make etcd builds it)")
 	f.BoolVar(&embedded, "embedded-etcd", false, "run etcd inside this process even if --etcd-binary exists")
 	f.BoolVar(&inProcess, "in-process-controller", false, "run the controller inside this process (its CPU and RSS are then not reported)")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -27,7 +28,13 @@ type EtcdProcess struct {
 // needs CAP_SYS_NICE): on a machine that also runs the controller and the
 // whole fleet, a negative one stands in for the CPU etcd has to itself in
 // production.
-func StartEtcd(ctx context.Context, binary, dir string, nice int) (*EtcdProcess, error) {
+//
+// A procs above zero is its GOMAXPROCS. etcd shares the machine's cores
+// with the controller and the fleet here, where in production it has cores
+// of its own; with one P per core, a thread of it that the kernel
+// deschedules holds up every request queued on its P, a lease renewal
+// among them (docs/benchmarks.md, "The tail found").
+func StartEtcd(ctx context.Context, binary, dir string, nice, procs int) (*EtcdProcess, error) {
 	client, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -44,6 +51,9 @@ func StartEtcd(ctx context.Context, binary, dir string, nice int) (*EtcdProcess,
 		"--initial-cluster", "bench="+pu,
 		"--quota-backend-bytes", fmt.Sprint(8<<30),
 		"--log-level", "error")
+	if procs > 0 {
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
+	}
 	// etcd logs errors of its own shutdown; keep them beside its data.
 	logf, err := os.Create(dir + ".log")
 	if err != nil {
