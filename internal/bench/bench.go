@@ -110,10 +110,12 @@ type Report struct {
 	PodsPerSecond float64 `json:"completedPodsPerSecond"`
 	// Revisions is the etcd revision delta over the run (one per
 	// transaction or put); KeyWrites counts every key put or deleted
-	// (watched), so a batched transaction counts once in Revisions and
-	// once per key in KeyWrites.
+	// (KeyWritesHow says how: etcd's own counters, or a watch), so a
+	// batched transaction counts once in Revisions and once per key in
+	// KeyWrites.
 	Revisions       int64   `json:"etcdRevisions"`
 	KeyWrites       int64   `json:"etcdKeyWrites"`
+	KeyWritesHow    string  `json:"etcdKeyWritesHow"`
 	RevisionsPerPod float64 `json:"etcdWritesPerPod"`
 	KeyWritesPerPod float64 `json:"etcdKeyWritesPerPod"`
 	// WriteRate is Revisions / WallSeconds, and CeilingRatio that over
@@ -281,16 +283,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	rev0 := startResp.Header.Revision
-	var keyWrites atomic.Int64
-	wctx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	watchDone := make(chan struct{})
-	go func() {
-		defer close(watchDone)
-		for resp := range cli.Watch(wctx, store.Root, clientv3.WithPrefix(), clientv3.WithRev(rev0+1)) {
-			keyWrites.Add(int64(len(resp.Events)))
-		}
-	}()
+	keyWrites := startKeyWrites(ctx, cli, cfg.Endpoints, rev0)
+	rep.KeyWritesHow = keyWrites.how()
 	var self0 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self0)
 	// Renewals are counted over the Job run only: the idle minute of
@@ -332,14 +326,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var self1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &self1)
 	rep.SchedP99Ms = quantileSince(schedLatency(), sched0, 0.99) * 1000
-	// Let the watch deliver up to the end revision, then stop it.
-	deadline := time.Now().Add(5 * time.Second)
-	for keyWrites.Load() < endResp.Header.Revision-rev0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond) // only a floor: a key write is at least one revision
+	if rep.KeyWrites, err = keyWrites.stop(ctx, endResp.Header.Revision); err != nil {
+		return nil, err
 	}
-	time.Sleep(100 * time.Millisecond)
-	stopWatch()
-	<-watchDone
 
 	rep.WallSeconds = wall.Seconds()
 	for _, j := range jobs {
@@ -348,7 +337,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.PodsPerSecond = float64(rep.Succeeded) / rep.WallSeconds
 	rep.Revisions = endResp.Header.Revision - rev0
-	rep.KeyWrites = keyWrites.Load()
 	rep.RevisionsPerPod = float64(rep.Revisions) / float64(cfg.Completions)
 	rep.KeyWritesPerPod = float64(rep.KeyWrites) / float64(cfg.Completions)
 	rep.WriteRate = float64(rep.Revisions) / rep.WallSeconds
