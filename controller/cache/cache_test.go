@@ -68,6 +68,16 @@ func TestJobRevisionImpliesItsPods(t *testing.T) {
 	if ca.JobByUID("u1") == nil {
 		t.Fatal("job not indexed by uid")
 	}
+	// Handlers are told after the revision is applied (WaitForRevision
+	// may return first): wait for the five changes.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		n := len(seen)
+		mu.Unlock()
+		if n >= 5 || time.Now().After(deadline) {
+			break
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	// The create of j, then the transaction: j's update, then its pods.
