@@ -433,6 +433,25 @@ func TestWaitForJobCondition(t *testing.T) {
 			t.Errorf("err = %v", err)
 		}
 	})
+	t.Run("a watch the server cancels is opened again", func(t *testing.T) {
+		// As when the server's copy of a caller's deadline fires a moment
+		// before the caller's own: not the caller's timeout, so look again.
+		s.PutJob(&v1.Job{Metadata: &v1.ObjectMeta{Name: "cancelled", Namespace: "default"}})
+		before := s.Calls("WatchJobs")
+		s.FailNext("WatchJobs", status.Error(codes.Canceled, "stream terminated by RST_STREAM with error code: CANCEL"))
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.WaitForJobCondition(ctx, "default", "cancelled", client.JobComplete, nil)
+			done <- err
+		}()
+		for deadline := time.Now().Add(10 * time.Second); s.Calls("WatchJobs") < before+2 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		s.ModifyJob("default", "cancelled", setCond("Complete", ""))
+		if err := <-done; err != nil {
+			t.Errorf("err = %v, want the Job Complete after a second watch", err)
+		}
+	})
 	t.Run("not found", func(t *testing.T) {
 		if _, err := c.WaitForJobCondition(ctx, "default", "nope", client.JobComplete, nil); !client.IsNotFound(err) {
 			t.Errorf("err = %v", err)

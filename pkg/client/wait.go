@@ -164,5 +164,11 @@ func terminalWord(cond string) string {
 
 // watchRetryable reports whether a broken watch is worth opening again.
 func watchRetryable(err error) bool {
-	return errors.Is(err, io.EOF) || IsUnavailable(err) || IsGone(err) || IsConflict(err)
+	// Canceled or DeadlineExceeded while our context is still live: the
+	// server ended the stream on its copy of our deadline (gRPC sends it
+	// with the call), which can fire a moment before ours, or cancelled it
+	// itself. Looking again is right either way; our own deadline ends
+	// the wait (callers check ctx first).
+	return errors.Is(err, io.EOF) || IsUnavailable(err) || IsGone(err) || IsConflict(err) ||
+		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
