@@ -59,9 +59,9 @@ type Runtime struct {
 
 	mu   sync.Mutex
 	ctrs map[string]*container
-	// byLabel indexes the containers by label key and value, so that List
-	// does not walk every container a hollow node ever ran.
-	byLabel  map[string]map[string]map[string]*container
+	// byLabel indexes the containers by label pair, so that List does not
+	// walk every container a hollow node ever ran.
+	byLabel  map[labelPair]labelSet
 	fence    clock.Timer
 	fenceGen int
 }
@@ -88,7 +88,7 @@ func New(cfg Config) (*Runtime, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
-	return &Runtime{cfg: cfg, clk: cfg.Clock, ctrs: map[string]*container{}, byLabel: map[string]map[string]map[string]*container{}}, nil
+	return &Runtime{cfg: cfg, clk: cfg.Clock, ctrs: map[string]*container{}, byLabel: map[labelPair]labelSet{}}, nil
 }
 
 // exitCode is the code container id with env exits with.
@@ -153,15 +153,10 @@ func (r *Runtime) Run(_ context.Context, cfg *runtimev1.ContainerConfig) (*runti
 	}
 	r.ctrs[id] = c
 	for k, v := range c.info.Labels {
-		vals := r.byLabel[k]
-		if vals == nil {
-			vals = map[string]map[string]*container{}
-			r.byLabel[k] = vals
-		}
-		if vals[v] == nil {
-			vals[v] = map[string]*container{}
-		}
-		vals[v][id] = c
+		p := labelPair{k, v}
+		set := r.byLabel[p]
+		set.add(id, c)
+		r.byLabel[p] = set
 	}
 	if d == 0 {
 		r.exitLocked(c, code, 0, now)
@@ -238,18 +233,27 @@ func (r *Runtime) Status(_ context.Context, id string) (*runtimev1.ContainerInfo
 func (r *Runtime) List(_ context.Context, selector map[string]string) ([]*runtimev1.ContainerInfo, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	candidates := r.ctrs
+	// Walk the smallest set a selector pair names (an unknown pair names
+	// none), or every container for an empty selector.
+	var best *labelSet
+	n := len(r.ctrs)
 	for k, v := range selector {
-		set := r.byLabel[k][v]
-		if len(set) < len(candidates) {
-			candidates = set
+		if set := r.byLabel[labelPair{k, v}]; set.len() < n || best == nil {
+			best, n = &set, set.len()
 		}
 	}
 	var out []*runtimev1.ContainerInfo
-	for _, c := range candidates {
+	visit := func(c *container) {
 		if runtime.LabelsMatch(c.info.GetLabels(), selector) {
 			out = append(out, proto.Clone(c.info).(*runtimev1.ContainerInfo))
 		}
+	}
+	if best == nil {
+		for _, c := range r.ctrs {
+			visit(c)
+		}
+	} else {
+		best.each(visit)
 	}
 	return out, nil
 }
@@ -267,12 +271,12 @@ func (r *Runtime) Remove(_ context.Context, id string) error {
 	}
 	delete(r.ctrs, id)
 	for k, v := range c.info.Labels {
-		delete(r.byLabel[k][v], id)
-		if len(r.byLabel[k][v]) == 0 {
-			delete(r.byLabel[k], v)
-		}
-		if len(r.byLabel[k]) == 0 {
-			delete(r.byLabel, k)
+		p := labelPair{k, v}
+		set := r.byLabel[p]
+		if set.remove(id) {
+			delete(r.byLabel, p)
+		} else {
+			r.byLabel[p] = set
 		}
 	}
 	return nil
@@ -386,4 +390,53 @@ func (r *Runtime) Close() error {
 		old.Stop()
 	}
 	return nil
+}
+
+// labelPair is a label key and value.
+type labelPair struct{ k, v string }
+
+// labelSet is the containers that carry one label pair. Most pairs (a
+// pod's uid, its name) belong to one container, which is held inline: a
+// map for each of them was most of a hollow fleet's heap at the scale
+// preset (docs/benchmarks.md). A map is made from the second container on.
+type labelSet struct {
+	one  *container
+	many map[string]*container
+}
+
+func (s *labelSet) add(id string, c *container) {
+	switch {
+	case s.many != nil:
+		s.many[id] = c
+	case s.one == nil || s.one.info.GetId() == id:
+		s.one = c
+	default:
+		s.many = map[string]*container{s.one.info.GetId(): s.one, id: c}
+		s.one = nil
+	}
+}
+
+// remove drops container id and reports whether the set is now empty.
+func (s *labelSet) remove(id string) bool {
+	if s.one != nil && s.one.info.GetId() == id {
+		s.one = nil
+	}
+	delete(s.many, id)
+	return s.len() == 0
+}
+
+func (s *labelSet) len() int {
+	if s.one != nil {
+		return 1
+	}
+	return len(s.many)
+}
+
+func (s *labelSet) each(f func(*container)) {
+	if s.one != nil {
+		f(s.one)
+	}
+	for _, c := range s.many {
+		f(c)
+	}
 }

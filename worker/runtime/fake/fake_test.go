@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -219,5 +221,66 @@ func TestLogsFollowEndsAtExit(t *testing.T) {
 	clk.Step(time.Second)
 	if s := <-got; s != "fake container a\n" {
 		t.Fatalf("logs %q", s)
+	}
+}
+
+// TestListMatchesAScan: whatever was run and removed, List with a
+// selector returns exactly the containers a scan of all of them matches,
+// for pairs held by one container, by several, and by none.
+func TestListMatchesAScan(t *testing.T) {
+	r, _ := newRuntime(t, Config{})
+	ctx := context.Background()
+	rnd := rand.New(rand.NewPCG(1, 2))
+	live := map[string]bool{}
+	for i := range 300 {
+		id := fmt.Sprintf("c%d", i)
+		cfg := ctrCfg(id, nil)
+		cfg.Labels["group"] = fmt.Sprintf("g%d", rnd.IntN(4))
+		cfg.Labels["node"] = "n"
+		if _, err := r.Run(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		live[id] = true
+		if rnd.IntN(3) == 0 { // remove a random live container
+			for v := range live {
+				if err := r.Remove(ctx, v); err != nil {
+					t.Fatal(err)
+				}
+				delete(live, v)
+				break
+			}
+		}
+	}
+	all, _ := r.List(ctx, nil)
+	if len(all) != len(live) {
+		t.Fatalf("List(nil): %d containers, want %d", len(all), len(live))
+	}
+	selectors := []map[string]string{{"node": "n"}, {"node": "other"}, {"pod": "c7"}, {"pod": "c299"}, {"group": "g1", "node": "n"}, {"group": "g2", "pod": "c10"}}
+	for i := range 4 {
+		selectors = append(selectors, map[string]string{"group": fmt.Sprintf("g%d", i)})
+	}
+	for _, sel := range selectors {
+		want := map[string]bool{}
+		for _, c := range all {
+			if runtime.LabelsMatch(c.GetLabels(), sel) {
+				want[c.GetId()] = true
+			}
+		}
+		got, _ := r.List(ctx, sel)
+		ids := map[string]bool{}
+		for _, c := range got {
+			ids[c.GetId()] = true
+		}
+		if len(got) != len(want) || !maps.Equal(ids, want) {
+			t.Errorf("List(%v): %d containers, want %d", sel, len(got), len(want))
+		}
+	}
+	for v := range live {
+		if err := r.Remove(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(r.byLabel) != 0 {
+		t.Fatalf("%d label pairs left after every container was removed", len(r.byLabel))
 	}
 }
