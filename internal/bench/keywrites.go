@@ -1,15 +1,13 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/drover-dev/drover/pkg/store"
@@ -59,44 +57,22 @@ func (m *metricsCounter) stop(ctx context.Context, _ int64) (int64, error) {
 }
 
 func (m *metricsCounter) read(ctx context.Context) (int64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.url, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	fams, err := scrape(ctx, m.url)
 	if err != nil {
 		return 0, fmt.Errorf("bench: etcd metrics: %w", err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("bench: etcd metrics: %s", resp.Status)
-	}
-	return parseKeyWrites(bufio.NewScanner(resp.Body))
+	return keyWrites(fams)
 }
 
-// parseKeyWrites sums the two counters of a Prometheus text exposition.
-func parseKeyWrites(sc *bufio.Scanner) (int64, error) {
+// keyWrites sums etcd's counters of keys put and deleted.
+func keyWrites(fams map[string]*dto.MetricFamily) (int64, error) {
 	var sum float64
-	found := 0
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		if !ok || (name != "etcd_mvcc_put_total" && name != "etcd_mvcc_delete_total") {
-			continue
+	for _, name := range []string{"etcd_mvcc_put_total", "etcd_mvcc_delete_total"} {
+		f := fams[name]
+		if f == nil || len(f.GetMetric()) == 0 {
+			return 0, fmt.Errorf("bench: etcd metrics: no %s", name)
 		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if err != nil {
-			return 0, fmt.Errorf("bench: etcd metrics: %s: %w", name, err)
-		}
-		sum += v
-		found++
-	}
-	if err := sc.Err(); err != nil {
-		return 0, fmt.Errorf("bench: etcd metrics: %w", err)
-	}
-	if found != 2 {
-		return 0, fmt.Errorf("bench: etcd metrics: no etcd_mvcc_put_total and etcd_mvcc_delete_total")
+		sum += f.GetMetric()[0].GetCounter().GetValue()
 	}
 	return int64(sum), nil
 }

@@ -1,31 +1,40 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"strings"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/drover-dev/drover/internal/etcdtest"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
-func TestParseKeyWrites(t *testing.T) {
-	text := `# HELP etcd_mvcc_put_total Total number of puts seen by this member.
+func TestKeyWritesFromExposition(t *testing.T) {
+	parse := func(text string) map[string]*dto.MetricFamily {
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := parser.TextToMetricFamilies(strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fams
+	}
+	n, err := keyWrites(parse(`# HELP etcd_mvcc_put_total Total number of puts seen by this member.
 # TYPE etcd_mvcc_put_total counter
 etcd_mvcc_put_total 1.2e+06
 etcd_mvcc_put_total_other 5
 # TYPE etcd_mvcc_delete_total counter
 etcd_mvcc_delete_total 34
-`
-	n, err := parseKeyWrites(bufio.NewScanner(strings.NewReader(text)))
+`))
 	if err != nil || n != 1_200_034 {
 		t.Fatalf("%d, %v; want 1200034", n, err)
 	}
-	if _, err := parseKeyWrites(bufio.NewScanner(strings.NewReader("etcd_mvcc_put_total 3\n"))); err == nil {
+	if _, err := keyWrites(parse("# TYPE etcd_mvcc_put_total counter\netcd_mvcc_put_total 3\n")); err == nil {
 		t.Fatal("a missing delete counter was accepted")
 	}
 }

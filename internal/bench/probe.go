@@ -63,19 +63,7 @@ const (
 )
 
 func (p *probeProcess) Renewals(ctx context.Context) (*dto.Histogram, float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.addr+"/metrics", nil)
-	if err != nil {
-		return nil, 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, 0, fmt.Errorf("bench: probe metrics: %w", err)
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
+	fams, err := scrape(ctx, "http://"+p.addr+"/metrics")
 	if err != nil {
 		return nil, 0, fmt.Errorf("bench: probe metrics: %w", err)
 	}
@@ -88,6 +76,26 @@ func (p *probeProcess) Renewals(ctx context.Context) (*dto.Histogram, float64, e
 		failures = f.GetMetric()[0].GetCounter().GetValue()
 	}
 	return h, failures, nil
+}
+
+// scrape reads and parses a Prometheus text exposition at url.
+func scrape(ctx context.Context, url string) (map[string]*dto.MetricFamily, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	return parser.TextToMetricFamilies(resp.Body)
 }
 
 // waitProbeMetrics waits until the probe serves its metrics.
