@@ -74,9 +74,9 @@ type leaser interface {
 }
 
 // heartbeat keeps the worker's lease alive with one renewal every interval
-// (not the client's automatic keep-alive, whose failures cannot be seen; a
-// streamLeaser's KeepAliveOnce), registers the node when it has no lease, and fences the pods when
-// renewals have failed for too long.
+// (a streamLeaser's KeepAliveOnce, not the client's automatic keep-alive,
+// whose failures cannot be seen), registers the node when it has no lease,
+// and fences the pods when renewals have failed for too long.
 type heartbeat struct {
 	lg       *zap.Logger
 	clock    clock.WithTicker

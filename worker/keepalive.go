@@ -12,6 +12,9 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
+// renewAttempts is how many streams one renewal tries.
+const renewAttempts = 3
+
 // streamLeaser renews a lease over one long-lived LeaseKeepAlive stream, a
 // request and its answer at a time, so that each renewal's outcome and
 // round trip are seen (which the client's automatic keep-alive hides), as
@@ -25,9 +28,6 @@ import (
 // context ends (the context's end cancels the stream), is dropped; the next
 // renewal opens a new one. Calls are serialized (the heartbeat makes one at
 // a time).
-// renewAttempts is how many streams one renewal tries.
-const renewAttempts = 3
-
 type streamLeaser struct {
 	cli *clientv3.Client
 
