@@ -37,6 +37,21 @@ func DefaultCapacity() map[string]string {
 	return c
 }
 
+// withMeasuredCapacity returns given with every resource of DefaultCapacity
+// that it does not name (or names with an empty value) filled in by
+// measuring this machine. A worker never publishes a node without cpu,
+// memory and pods: the scheduler would take a missing resource as unlimited
+// (issue 13 #7, SPEC N1, S1).
+func withMeasuredCapacity(given map[string]string) map[string]string {
+	c := DefaultCapacity()
+	for k, v := range given {
+		if v != "" {
+			c[k] = v
+		}
+	}
+	return c
+}
+
 // register writes the liveness key attached to lease and then the node object
 // (creating it, or updating it while keeping what others own:
 // spec.unschedulable, uid, creationTimestamp, annotations) (SPEC N1). The node object is

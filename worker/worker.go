@@ -85,8 +85,8 @@ type Config struct {
 	AdvertiseAddr string
 	// Labels are the node's labels; kubernetes.io/hostname=NodeName is added.
 	Labels map[string]string
-	// Capacity is the node's capacity (default cpu = NumCPU, memory = RAM,
-	// pods = 110).
+	// Capacity is the node's capacity. Each of cpu, memory and pods that it
+	// does not name is measured: cpu = NumCPU, memory = RAM, pods = 110.
 	Capacity map[string]string
 	// Logger receives the worker's logs (default: none).
 	Logger *zap.Logger
@@ -151,9 +151,7 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
-	if cfg.Capacity == nil {
-		cfg.Capacity = DefaultCapacity()
-	}
+	cfg.Capacity = withMeasuredCapacity(cfg.Capacity)
 	if cfg.DataDir != "" {
 		dataDir, err := filepath.Abs(cfg.DataDir)
 		if err != nil {

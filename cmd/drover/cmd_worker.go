@@ -83,14 +83,8 @@ TTL, the shims kill them.`,
 			if err != nil {
 				return err
 			}
-			if len(caps) > 0 {
-				// Named resources replace the measured ones, the rest stay.
-				def := worker.DefaultCapacity()
-				for k, v := range caps {
-					def[k] = v
-				}
-				caps = def
-			}
+			// Named resources replace the measured ones; the worker
+			// measures the rest (cpu, memory, pods) itself.
 			lg, err := newLogger(logLevel)
 			if err != nil {
 				return err
