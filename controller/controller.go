@@ -55,6 +55,9 @@ type Config struct {
 	// minute. Tests set it to a second so that schedules run 60 times
 	// faster (drover controller --cron-minute; docs/cronjobs-daemonsets.md).
 	CronMinute time.Duration
+	// MaxPendingPodsPerJob bounds each Job's pods waiting to be placed on a
+	// node (SPEC B1); 0 means job.DefaultMaxPendingPods.
+	MaxPendingPodsPerJob int
 	// Metrics, if set, receives reconcile counts and latencies, work-queue
 	// depths, and pods created and bound (observed in the leader's cache).
 	Metrics *metrics.Controller
@@ -169,7 +172,7 @@ func (c *Controller) lead(ctx context.Context, st *store.Store) {
 		ca.AddHandler(func(ch cache.Change) { countPods(m, ch) })
 	}
 	runners := []func(context.Context){
-		job.New(st, ca, clk, lg).Run,
+		c.jobController(st, ca).Run,
 		scheduler.New(st, ca, clk, lg).Run,
 		node.New(st, ca, clk, lg).Run,
 		gc.New(st, ca, clk, lg).Run,
@@ -192,6 +195,13 @@ func (c *Controller) lead(ctx context.Context, st *store.Store) {
 		go func() { defer wg.Done(); run(ctx) }()
 	}
 	wg.Wait()
+}
+
+// jobController is the Job reconciler with this replica's limits.
+func (c *Controller) jobController(st *store.Store, ca *cache.Cache) *job.Controller {
+	jc := job.New(st, ca, c.cfg.Clock, c.cfg.Logger)
+	jc.Limits = job.Limits{MaxPendingPods: c.cfg.MaxPendingPodsPerJob}
+	return jc
 }
 
 // queueMetrics reports the reconcilers' queues and reconciles to metrics.

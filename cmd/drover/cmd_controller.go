@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/drover-dev/drover/controller"
+	"github.com/drover-dev/drover/controller/job"
 	"github.com/drover-dev/drover/internal/metrics"
 )
 
@@ -15,6 +16,7 @@ func init() {
 		endpoints, listen, identity, logLevel string
 		electionTTL                           time.Duration
 		cronMinute                            time.Duration
+		maxPending                            int
 		observe                               observeFlags
 	)
 	cmd := &cobra.Command{
@@ -43,7 +45,7 @@ over at once.`,
 			defer cli.Close()
 			reg := metrics.NewRegistry()
 			c, err := controller.New(controller.Config{Etcd: cli, Listen: listen, Identity: identity, ElectionTTL: electionTTL, Logger: lg, CronMinute: cronMinute,
-				Metrics: metrics.NewController(reg)})
+				MaxPendingPodsPerJob: maxPending, Metrics: metrics.NewController(reg)})
 			if err != nil {
 				return err
 			}
@@ -65,6 +67,14 @@ over at once.`,
 	f.DurationVar(&electionTTL, "election-ttl", controller.DefaultElectionTTL, "leader election session TTL: a dead leader is replaced within it")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	addCronMinuteFlag(cmd, &cronMinute)
+	addMaxPendingFlag(cmd, &maxPending)
 	observe.register(f)
 	rootCmd.AddCommand(cmd)
+}
+
+// addMaxPendingFlag defines --max-pending-pods-per-job (SPEC B1) on the
+// commands that run a controller.
+func addMaxPendingFlag(cmd *cobra.Command, n *int) {
+	cmd.Flags().IntVar(n, "max-pending-pods-per-job", job.DefaultMaxPendingPods,
+		"at most this many of a Job's pods wait unplaced (not yet on a node); more are created as they are placed")
 }

@@ -22,6 +22,7 @@ func init() {
 		workers                               int
 		heartbeat, leaseTTL, electionTTL      time.Duration
 		cronMinute                            time.Duration
+		maxPending                            int
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -62,6 +63,7 @@ With --workers 0 only etcd and the controller run, so that separate
 			return runDev(devConfig{
 				dataDir: dataDir, etcdListen: etcdListen, listen: listen, workers: workers,
 				heartbeat: heartbeat, leaseTTL: leaseTTL, electionTTL: electionTTL, cronMinute: cronMinute,
+				maxPending: maxPending,
 			}, lg)
 		},
 	}
@@ -75,6 +77,7 @@ With --workers 0 only etcd and the controller run, so that separate
 	f.DurationVar(&electionTTL, "election-ttl", controller.DefaultElectionTTL, "leader election session TTL")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	addCronMinuteFlag(cmd, &cronMinute)
+	addMaxPendingFlag(cmd, &maxPending)
 	rootCmd.AddCommand(cmd)
 }
 
@@ -83,6 +86,7 @@ type devConfig struct {
 	workers                          int
 	heartbeat, leaseTTL, electionTTL time.Duration
 	cronMinute                       time.Duration
+	maxPending                       int
 }
 
 func runDev(cfg devConfig, lg *zap.Logger) error {
@@ -96,7 +100,8 @@ func runDev(cfg devConfig, lg *zap.Logger) error {
 		return err
 	}
 	defer cli.Close()
-	ctrl, err := controller.New(controller.Config{Etcd: cli, Listen: cfg.listen, Identity: "dev-controller", ElectionTTL: cfg.electionTTL, Logger: lg, CronMinute: cfg.cronMinute})
+	ctrl, err := controller.New(controller.Config{Etcd: cli, Listen: cfg.listen, Identity: "dev-controller", ElectionTTL: cfg.electionTTL, Logger: lg, CronMinute: cfg.cronMinute,
+		MaxPendingPodsPerJob: cfg.maxPending})
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,8 @@ type Controller struct {
 	deps  dependants // SPEC J18: who waits for whom (deps.go)
 	// Workers is the number of Jobs reconciled at once.
 	Workers int
+	// Limits bound what one Job may create (SPEC B1).
+	Limits Limits
 }
 
 // New returns a Job controller writing through st (fenced by the caller's
@@ -94,7 +96,7 @@ func (c *Controller) Reconcile(ctx context.Context, key string) (queue.Result, e
 	if res, done, err := c.gateDependencies(ctx, job, len(pods), now); done {
 		return res, err // SPEC J18: no pods until every dependency is Complete
 	}
-	p := plan(job, pods, now, c.namer)
+	p := planWithin(job, pods, now, c.namer, c.Limits)
 	res := queue.Result{Requeue: p.Requeue, RequeueAfter: p.RequeueAfter}
 	if p.Empty(job.GetStatus()) {
 		return res, nil

@@ -90,6 +90,36 @@ func (p *Plan) Empty(old *v1.JobStatus) bool {
 		proto.Equal(old, p.Status)
 }
 
+// DefaultMaxPendingPods is how many of a Job's pods may wait unplaced (not
+// yet bound to a node) before the Job creates no more (SPEC B1): a Job with
+// parallelism 10^9 and a nodeSelector nothing matches must not fill etcd with
+// pending pods. More are created as these are placed. Kubernetes has no such
+// bound; 1,000 pending pods is far more than a scheduler pass places at once
+// (60 a transaction) and far less than etcd's quota.
+const DefaultMaxPendingPods = 1000
+
+// Condition type and reason a Job carries while it creates no more pods
+// because too many of its pods are pending unplaced (SPEC B1).
+const (
+	CondPodCreationThrottled = "PodCreationThrottled"
+	ReasonTooManyPendingPods = "TooManyPendingPods"
+	ReasonPendingPodsPlaced  = "PendingPodsPlaced"
+)
+
+// Limits bound what one plan may create (SPEC B1).
+type Limits struct {
+	// MaxPendingPods bounds the Job's pods that are not yet bound to a node
+	// (default DefaultMaxPendingPods).
+	MaxPendingPods int
+}
+
+func (l Limits) maxPending() int {
+	if l.MaxPendingPods <= 0 {
+		return DefaultMaxPendingPods
+	}
+	return l.MaxPendingPods
+}
+
 // Namer makes pod names and uids; tests make them deterministic.
 type Namer interface {
 	PodName(job string, index int) string
@@ -101,6 +131,11 @@ type Namer interface {
 // orphans (no controller owner reference) that match the Job's selector:
 // the plan adopts them (SPEC J14).
 func plan(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer) *Plan {
+	return planWithin(job, pods, now, namer, Limits{})
+}
+
+// planWithin is plan with lim instead of the default limits.
+func planWithin(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer, lim Limits) *Plan {
 	spec := job.GetSpec()
 	old := job.GetStatus()
 	if old == nil {
@@ -316,7 +351,30 @@ func plan(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer) *Plan {
 	if spec.GetPodReplacementPolicy() == "TerminatingOrFailed" {
 		inflight = int32(len(active))
 	}
-	if n := want - inflight; n > 0 && !finished && uncountedLeft == 0 {
+	n := want - inflight
+	if finished || uncountedLeft > 0 {
+		n = 0
+	}
+	// B1: at most lim.maxPending() of the Job's pods wait unplaced. The
+	// scheduler binding one is a pod change that reconciles the Job again,
+	// so more are created as they are placed.
+	throttled := false
+	if n > 0 {
+		unplaced := 0
+		for _, a := range active {
+			if a.GetSpec().GetNodeName() == "" {
+				unplaced++
+			}
+		}
+		// Throttled: this plan fills the room left and the Job wants more
+		// (a plan that creates maxCreatesPerPlan pods and is cut to fit a
+		// transaction is not held back by the bound).
+		if room := int32(max(lim.maxPending()-unplaced, 0)); n > room {
+			n, throttled = room, room < maxCreatesPerPlan
+		}
+	}
+	p.throttle(st, throttled, lim.maxPending(), ts)
+	if n > 0 {
 		switch {
 		case perIndex:
 			p.create(job, active, terminating, completed, failedIdx, idxFailures, indexReadyAt(spec, all), int(n), now, namer)
@@ -421,6 +479,24 @@ func (p *Plan) requeueAfter(d time.Duration) {
 	}
 	if p.RequeueAfter == 0 || d < p.RequeueAfter {
 		p.RequeueAfter = d
+	}
+}
+
+// throttle sets or clears the Job's PodCreationThrottled condition (SPEC
+// B1): True while the plan creates fewer pods than it wants because
+// maxPending of them wait unplaced. Only a change of status is written, so a
+// throttled Job costs no write per reconcile.
+func (p *Plan) throttle(st *v1.JobStatus, throttled bool, maxPending int, ts *timestamppb.Timestamp) {
+	if throttled {
+		msg := fmt.Sprintf("%d pods of this Job are pending, not yet placed on a node (at most %d may be; "+
+			"see `drover describe pod` for why they do not fit): more are created as they are placed", maxPending, maxPending)
+		if setCondition(st, CondPodCreationThrottled, "True", ReasonTooManyPendingPods, msg, ts) {
+			p.Events = append(p.Events, Event{Type: "Warning", Reason: ReasonTooManyPendingPods, Message: msg})
+		}
+		return
+	}
+	if c := condition(st, CondPodCreationThrottled); c != nil && c.GetStatus() == "True" {
+		setCondition(st, CondPodCreationThrottled, "False", ReasonPendingPodsPlaced, "pending pods were placed", ts)
 	}
 }
 
