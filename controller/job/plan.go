@@ -11,6 +11,7 @@ import (
 
 	"github.com/drover-dev/drover/controller/event"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
+	"github.com/drover-dev/drover/pkg/store"
 )
 
 // Job condition types and reasons (SPEC J6-J10).
@@ -42,6 +43,26 @@ const (
 	maxCountOpsPerPlan = 60
 	maxTermsPerPlan    = 12
 )
+
+// podWrites is how many pod writes fit in one plan's transaction beside the
+// Job itself, by size (SPEC B1): the count limits above are for pods of a
+// few KiB; a Job whose template is large gets fewer a plan, at least 2 (a
+// termination writes the pod and its assignment). Every pod of a Job is
+// about its template's size; protojson of a template is close to its
+// binary size plus field names, hence the margin.
+func podWrites(job *v1.Job) int {
+	unit := proto.Size(job.GetSpec().GetTemplate())*5/4 + 2048
+	return max((store.MaxTxnBytes-unit)/unit, 2)
+}
+
+// take reserves n of the plan's pod writes, if that many are left.
+func (p *Plan) take(n int) bool {
+	if p.writesLeft < n {
+		return false
+	}
+	p.writesLeft -= n
+	return true
+}
 
 // countOps is what counting pod costs in the plan's transaction.
 func countOps(pod *v1.Pod) int {
@@ -82,6 +103,8 @@ type Plan struct {
 	// transaction); RequeueAfter for a timed one (backoff, deadline, TTL).
 	Requeue      bool
 	RequeueAfter time.Duration
+
+	writesLeft int // pod writes this plan may still add (podWrites)
 }
 
 // Empty reports whether the plan writes nothing besides an unchanged status.
@@ -142,7 +165,7 @@ func planWithin(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer, lim Lim
 		old = &v1.JobStatus{}
 	}
 	st := proto.Clone(old).(*v1.JobStatus)
-	p := &Plan{Status: st}
+	p := &Plan{Status: st, writesLeft: podWrites(job)}
 	indexed := spec.GetCompletionMode() == "Indexed"
 	perIndex := indexed && spec.BackoffLimitPerIndex != nil
 	ts := timestamppb.New(now)
@@ -176,7 +199,7 @@ func planWithin(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer, lim Lim
 	for _, pod := range pods {
 		switch {
 		case isTerminal(pod) && hasFinalizer(pod, FinalizerTracking):
-			if countedOps+countOps(pod) > maxCountOpsPerPlan {
+			if countedOps+countOps(pod) > maxCountOpsPerPlan || !p.take(countOps(pod)) {
 				uncountedLeft++
 				continue
 			}
@@ -336,7 +359,7 @@ func planWithin(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer, lim Lim
 		victims := append([]*v1.Pod(nil), active...)
 		sortForTermination(victims)
 		for _, v := range victims[:min(int(n), len(victims))] {
-			if len(p.Terminate) >= maxTermsPerPlan {
+			if len(p.Terminate) >= maxTermsPerPlan || !p.take(2) {
 				p.Requeue = true
 				break
 			}
@@ -405,7 +428,7 @@ func planWithin(job *v1.Job, pods []*v1.Pod, now time.Time, namer Namer, lim Lim
 			if stillRunning > 0 {
 				// Stop the rest first; finish once they are terminal.
 				for _, a := range active {
-					if !p.terminating(a) && len(p.Terminate) < maxTermsPerPlan {
+					if !p.terminating(a) && len(p.Terminate) < maxTermsPerPlan && p.take(2) {
 						p.Terminate = append(p.Terminate, Termination{Pod: a, Reason: TerminationJobFinished})
 					}
 				}
@@ -514,10 +537,11 @@ func (p *Plan) terminating(pod *v1.Pod) bool {
 // with backoffLimitPerIndex an index waits out its own backoff (readyAt) and
 // its pods carry the index's failure count (J16).
 func (p *Plan) create(job *v1.Job, active, terminating []*v1.Pod, completed, failed indexSet, failures map[int]int32, readyAt map[int]time.Time, n int, now time.Time, namer Namer) {
-	if n > maxCreatesPerPlan {
-		n = maxCreatesPerPlan
+	if m := min(maxCreatesPerPlan, p.writesLeft); n > m {
+		n = m
 		p.Requeue = true
 	}
+	p.writesLeft -= n
 	name := job.GetMetadata().GetName()
 	if job.GetSpec().GetCompletionMode() != "Indexed" {
 		for range n {

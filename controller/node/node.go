@@ -84,7 +84,7 @@ func (c *Controller) Reconcile(ctx context.Context, name string) (queue.Result, 
 			if ph := p.GetStatus().GetPhase(); ph == "Succeeded" || ph == "Failed" {
 				continue
 			}
-			if tx.Len() >= store.MaxTxnOps-2 {
+			if tx.Full() { // SPEC B1: by operations and by size
 				more = true
 				break
 			}

@@ -174,11 +174,12 @@ func (s *Scheduler) pass(ctx context.Context) (time.Duration, error) {
 	}
 	computed := time.Since(began)
 	var lastRev int64
-	for i := 0; i < len(binds); i += bindBatch {
+	for i := 0; i < len(binds); {
+		// At most bindBatch pods, and fewer when they are large (SPEC B1).
 		tx := s.st.Txn()
-		for _, pod := range binds[i:min(i+bindBatch, len(binds))] {
-			tx.Update(pod)
-			tx.PutAssignment(pod)
+		for end := min(i+bindBatch, len(binds)); i < end && (tx.Len() == 0 || !tx.Full()); i++ {
+			tx.Update(binds[i])
+			tx.PutAssignment(binds[i])
 		}
 		rev, err := tx.Commit(ctx)
 		if errors.Is(err, store.ErrConflict) {
@@ -190,10 +191,10 @@ func (s *Scheduler) pass(ctx context.Context) (time.Duration, error) {
 		}
 		lastRev = rev
 	}
-	for i := 0; i < len(unsched); i += store.MaxTxnOps - 1 {
+	for i := 0; i < len(unsched); {
 		tx := s.st.Txn()
-		for _, pod := range unsched[i:min(i+store.MaxTxnOps-1, len(unsched))] {
-			tx.Update(pod)
+		for ; i < len(unsched) && (tx.Len() == 0 || !tx.Full()); i++ {
+			tx.Update(unsched[i])
 		}
 		rev, err := tx.Commit(ctx)
 		if err != nil && !errors.Is(err, store.ErrConflict) {

@@ -19,6 +19,22 @@ import (
 // default limit (--max-txn-ops) is 128.
 const MaxTxnOps = 128
 
+// Request sizes (SPEC B1). etcd refuses a request over --max-request-bytes
+// (1.5 MiB by default) and its client one over 2 MiB ("trying to send
+// message larger than max"). Code that batches writes fills a transaction
+// up to MaxTxnBytes (see Full) and adds at most MaxPodBytes*2 past it, so
+// that a batch never reaches MaxRequestBytes; admission refuses a pod
+// template that could make a pod larger than MaxPodBytes.
+const (
+	MaxRequestBytes = 1536 << 10
+	MaxTxnBytes     = 768 << 10
+	MaxPodBytes     = 320 << 10
+)
+
+// ErrTooLarge is returned by Commit for a transaction larger than etcd
+// accepts.
+var ErrTooLarge = errors.New("store: transaction too large")
+
 // EventTTL is how long events are kept (SPEC J17).
 const EventTTL = time.Hour
 
@@ -154,11 +170,25 @@ type Txn struct {
 	cmps    []clientv3.Cmp
 	ops     []clientv3.Op
 	written []Object
+	bytes   int
 	err     error
 }
 
 // Len is the number of write operations in the transaction.
 func (t *Txn) Len() int { return len(t.ops) }
+
+// Bytes is the size of the keys and values the transaction writes.
+func (t *Txn) Bytes() int { return t.bytes }
+
+// Full reports whether a batch should stop adding to the transaction:
+// reserve more operations than any caller adds at once (2), or fill past
+// MaxTxnBytes.
+func (t *Txn) Full() bool { return len(t.ops) >= MaxTxnOps-2 || t.bytes >= MaxTxnBytes }
+
+func (t *Txn) put(key string, b []byte) {
+	t.ops = append(t.ops, clientv3.OpPut(key, string(b)))
+	t.bytes += len(key) + len(b)
+}
 
 // If adds raw comparisons.
 func (t *Txn) If(cmps ...clientv3.Cmp) *Txn { t.cmps = append(t.cmps, cmps...); return t }
@@ -171,7 +201,7 @@ func (t *Txn) Create(obj Object) *Txn {
 		return t
 	}
 	t.cmps = append(t.cmps, clientv3.Compare(clientv3.CreateRevision(key), "=", 0))
-	t.ops = append(t.ops, clientv3.OpPut(key, string(b)))
+	t.put(key, b)
 	t.written = append(t.written, obj)
 	return t
 }
@@ -193,7 +223,7 @@ func (t *Txn) Update(obj Object) *Txn {
 		return t
 	}
 	t.cmps = append(t.cmps, clientv3.Compare(clientv3.ModRevision(key), "=", rev))
-	t.ops = append(t.ops, clientv3.OpPut(key, string(b)))
+	t.put(key, b)
 	t.written = append(t.written, obj)
 	return t
 }
@@ -226,7 +256,7 @@ func (t *Txn) PutAssignment(pod *v1.Pod) *Txn {
 		return t
 	}
 	key := AssignmentKey(pod.GetSpec().GetNodeName(), pod.GetMetadata().GetNamespace(), pod.GetMetadata().GetName())
-	t.ops = append(t.ops, clientv3.OpPut(key, string(b)))
+	t.put(key, b)
 	return t
 }
 
@@ -249,6 +279,9 @@ func (t *Txn) Commit(ctx context.Context) (int64, error) {
 	}
 	if len(t.ops) > MaxTxnOps {
 		return 0, fmt.Errorf("store: transaction has %d operations, more than %d", len(t.ops), MaxTxnOps)
+	}
+	if t.bytes > MaxRequestBytes {
+		return 0, fmt.Errorf("%w: %d bytes of keys and values, more than etcd's %d", ErrTooLarge, t.bytes, MaxRequestBytes)
 	}
 	cmps := t.cmps
 	var orElse []clientv3.Op

@@ -131,6 +131,7 @@ func ValidateDaemonSet(ds *v1.DaemonSet) error {
 	} else {
 		validateLabels(e, tp.child("metadata").child("labels"), tmpl.GetMetadata().GetLabels())
 		validatePodSpec(e, tp.child("spec"), tmpl.GetSpec())
+		validateTemplateSize(e, tp, tmpl)
 		if ps := tmpl.GetSpec(); ps != nil {
 			if rp := ps.GetRestartPolicy(); rp != "" && rp != "Always" {
 				e.add(tp.child("spec").child("restartPolicy"), fmt.Sprintf("unsupported value %q: must be Always", rp), rp)

@@ -122,6 +122,7 @@ func validateJobSpec(e *errs, p path, job *v1.Job) {
 	} else {
 		validateLabels(e, tp.child("metadata").child("labels"), tmpl.GetMetadata().GetLabels())
 		validatePodSpec(e, tp.child("spec"), tmpl.GetSpec())
+		validateTemplateSize(e, tp, tmpl)
 		if tmpl.GetSpec() != nil {
 			switch rp := tmpl.GetSpec().GetRestartPolicy(); rp {
 			case "Never", "OnFailure":

@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,4 +90,24 @@ func (c *cluster) jobPods(name string) []*v1.Pod {
 		c.t.Fatal(err)
 	}
 	return resp.GetItems()
+}
+
+// TestLargeTemplateJobRuns: a Job whose template is just under admission's
+// bound (a 200 KiB env value) runs to completion with parallelism 10: the
+// planner and the scheduler cut their transactions by size, not only by
+// count, so no transaction exceeds what etcd accepts (issue 13 #4, SPEC
+// B1). Before, the first plan created 10 pods of 200 KiB in one
+// transaction and the Job never started.
+func TestLargeTemplateJobRuns(t *testing.T) {
+	c := startCluster(t)
+	c.simNode("n1", 10*time.Millisecond, nil)
+	j := testJob("big", 12, 10)
+	j.Spec.Template.Spec.Containers[0].Env = []*v1.EnvVar{{Name: "BLOB", Value: strings.Repeat("x", 200<<10)}}
+	if _, err := c.api.CreateJob(c.ctx, &v1.CreateJobRequest{Job: j}); err != nil {
+		t.Fatal(err)
+	}
+	got := c.waitJob("big", "Complete", 2*time.Minute)
+	if got.GetStatus().GetSucceeded() != 12 {
+		t.Fatalf("status %v", got.GetStatus())
+	}
 }
