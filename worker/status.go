@@ -89,15 +89,19 @@ func (v podView) done() bool {
 // phase is the pod phase the view stands for.
 func (v podView) phase() string {
 	if v.done() {
-		if v.cause == causeDeadline || v.cause == causeFenced {
+		if v.cause == causeDeadline {
 			return PhaseFailed
 		}
-		for _, c := range v.ctrs {
-			if c.info.GetExitCode() != 0 || c.info.GetSignal() != 0 {
-				return PhaseFailed
-			}
+		// A fence kills at once (SIGKILL). A pod whose every container
+		// exited 0 by itself finished its work before the kill reached it,
+		// though its status had not been written when the fence came (the
+		// renewals and the write failing together, on a starved machine or
+		// a slow etcd): it succeeded, and failing it would run its work
+		// again (SPEC J11, J13; issue 13 #2).
+		if v.allSucceeded() {
+			return PhaseSucceeded
 		}
-		return PhaseSucceeded
+		return PhaseFailed
 	}
 	for _, c := range v.ctrs {
 		if c.info != nil {
@@ -105,6 +109,32 @@ func (v podView) phase() string {
 		}
 	}
 	return PhasePending
+}
+
+// allSucceeded reports whether every container exited 0, not by a signal.
+func (v podView) allSucceeded() bool {
+	for _, c := range v.ctrs {
+		if c.info.GetExitCode() != 0 || c.info.GetSignal() != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// fencedFailure reports whether the pod failed because the worker fenced:
+// a container of it was killed by a signal. One that failed by itself (a
+// non-zero exit) before the fence reached it is an ordinary failure (J6,
+// J15), not a disruption.
+func (v podView) fencedFailure(phase string) bool {
+	if v.cause != causeFenced || phase != PhaseFailed {
+		return false
+	}
+	for _, c := range v.ctrs {
+		if c.info.GetSignal() != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func ts(unixNano int64) *timestamppb.Timestamp {
@@ -176,6 +206,9 @@ func buildStatus(cur *v1.PodStatus, v podView, now time.Time) *v1.PodStatus {
 		st.Reason = ReasonDeadlineExceeded
 		st.Message = "Pod was active on the node longer than the specified deadline"
 	case causeFenced:
+		if !v.fencedFailure(st.Phase) {
+			break
+		}
 		st.Reason = ReasonNodeFenced
 		st.Message = "the worker could not renew its lease and killed the pod"
 	}
@@ -194,7 +227,7 @@ func buildStatus(cur *v1.PodStatus, v podView, now time.Time) *v1.PodStatus {
 		}
 	}
 	conds = append(conds, withTransition(ready, findCondition(cur, ConditionReady), now))
-	if v.cause == causeFenced && IsTerminal(st.Phase) {
+	if v.fencedFailure(st.Phase) {
 		c := &v1.PodCondition{Type: ConditionDisruption, Status: "True", Reason: ReasonNodeFenced, Message: st.Message}
 		conds = append(conds, withTransition(c, findCondition(cur, ConditionDisruption), now))
 	}
