@@ -22,6 +22,7 @@ func init() {
 		workers                               int
 		heartbeat, leaseTTL, electionTTL      time.Duration
 		cronMinute                            time.Duration
+		logLimits                             logLimitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -44,6 +45,10 @@ With --workers 0 only etcd and the controller run, so that separate
   drover dev --etcd-listen 127.0.0.1:12379 --listen 127.0.0.1:17070`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			logMaxSize, logMaxFiles, err := logLimits.values()
+			if err != nil {
+				return err
+			}
 			lg, err := newLogger(logLevel)
 			if err != nil {
 				return err
@@ -62,6 +67,7 @@ With --workers 0 only etcd and the controller run, so that separate
 			return runDev(devConfig{
 				dataDir: dataDir, etcdListen: etcdListen, listen: listen, workers: workers,
 				heartbeat: heartbeat, leaseTTL: leaseTTL, electionTTL: electionTTL, cronMinute: cronMinute,
+				logMaxSize: logMaxSize, logMaxFiles: logMaxFiles,
 			}, lg)
 		},
 	}
@@ -75,6 +81,7 @@ With --workers 0 only etcd and the controller run, so that separate
 	f.DurationVar(&electionTTL, "election-ttl", controller.DefaultElectionTTL, "leader election session TTL")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	addCronMinuteFlag(cmd, &cronMinute)
+	logLimits.register(f)
 	rootCmd.AddCommand(cmd)
 }
 
@@ -83,6 +90,9 @@ type devConfig struct {
 	workers                          int
 	heartbeat, leaseTTL, electionTTL time.Duration
 	cronMinute                       time.Duration
+	// Bounds of each container's log (SPEC W3).
+	logMaxSize  int64
+	logMaxFiles int
 }
 
 func runDev(cfg devConfig, lg *zap.Logger) error {
@@ -106,6 +116,7 @@ func runDev(cfg devConfig, lg *zap.Logger) error {
 		w, err := worker.New(worker.Config{
 			NodeName: name, Etcd: cli, DataDir: filepath.Join(cfg.dataDir, name),
 			HeartbeatInterval: cfg.heartbeat, LeaseTTL: cfg.leaseTTL,
+			ContainerLogMaxSize: cfg.logMaxSize, ContainerLogMaxFiles: cfg.logMaxFiles,
 			Logger: lg,
 		})
 		if err != nil {
