@@ -207,3 +207,64 @@ func TestLogLimitsValidated(t *testing.T) {
 		}
 	}
 }
+
+// TestLogFollowerFallsBehind: a follower that falls behind by more than the
+// whole log loses the output dropped meanwhile, but neither breaks nor
+// stops: it reads the file it holds open to its end, then goes on with the
+// oldest file left, to the end of the log (SPEC W3, issue 13 #5).
+func TestLogFollowerFallsBehind(t *testing.T) {
+	t.Parallel()
+	rt := newRuntimeWith(t, process.Config{LogMaxSize: testLogMaxSize, LogMaxFiles: testLogMaxFiles})
+	const lines = 200000 // 1.3 MB: ~20 files of 64 KiB, 3 kept
+	fifo := filepath.Join(t.TempDir(), "go")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctl, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	cfg := shell("behind", fmt.Sprintf(`read x < "$FIFO"; seq 1 %d`, lines))
+	cfg.Env = map[string]string{"FIFO": fifo}
+	run(t, rt, cfg)
+	// The follower opens the log while it is empty, and reads nothing
+	// until the container has written all and exited.
+	r, err := rt.Logs(ctxT(t), "behind", true, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := ctl.WriteString("go\n"); err != nil {
+		t.Fatal(err)
+	}
+	wait(t, rt, "behind")
+	sc := bufio.NewScanner(r)
+	var got []int
+	for sc.Scan() {
+		// (Where files were dropped, the two halves of cut lines make
+		// one line of digits.)
+		n, err := strconv.Atoi(sc.Text())
+		if err != nil {
+			t.Fatalf("line %q", sc.Text())
+		}
+		got = append(got, n)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("follow: %v", err)
+	}
+	// The first file it held, from line 1; a gap; the newest output, to
+	// the end.
+	if len(got) == 0 || got[0] != 1 || got[len(got)-1] != lines {
+		t.Fatalf("followed %d lines, from %v to %v", len(got), got[:min(1, len(got))], got[max(0, len(got)-1):])
+	}
+	gaps := 0
+	for i := 1; i < len(got); i++ {
+		if got[i] != got[i-1]+1 {
+			gaps++
+		}
+	}
+	if gaps == 0 || gaps > 2 {
+		t.Errorf("followed %d lines with %d breaks, want the one gap of the dropped files (a cut line makes 2)", len(got), gaps)
+	}
+}
