@@ -66,6 +66,12 @@ type Config struct {
 	// RuntimeSocket is the unix socket of the RuntimeService, served by the
 	// Worker itself (default DataDir/runtime.sock).
 	RuntimeSocket string
+	// ContainerLogMaxSize and ContainerLogMaxFiles bound each container's
+	// log in the default process runtime: rotated at ContainerLogMaxSize
+	// bytes, at most ContainerLogMaxFiles files (defaults 10Mi and 5, SPEC
+	// W3; see process.Config). A Runtime given in Config has its own.
+	ContainerLogMaxSize  int64
+	ContainerLogMaxFiles int
 	// InProcessRuntime makes the Worker call Runtime directly instead of
 	// through the RuntimeService on a unix socket (hollow nodes: no socket,
 	// no gRPC server). It needs Runtime; DataDir may then be empty.
@@ -167,7 +173,8 @@ func New(cfg Config) (*Worker, error) {
 	}
 	local := cfg.Runtime
 	if local == nil {
-		proc, err := process.New(process.Config{Root: filepath.Join(cfg.DataDir, "containers")})
+		proc, err := process.New(process.Config{Root: filepath.Join(cfg.DataDir, "containers"),
+			LogMaxSize: cfg.ContainerLogMaxSize, LogMaxFiles: cfg.ContainerLogMaxFiles})
 		if err != nil {
 			return nil, fmt.Errorf("worker: %w", err)
 		}

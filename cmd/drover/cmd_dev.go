@@ -23,6 +23,7 @@ func init() {
 		heartbeat, leaseTTL, electionTTL      time.Duration
 		cronMinute                            time.Duration
 		maxPending                            int
+		logLimits                             logLimitFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -45,6 +46,10 @@ With --workers 0 only etcd and the controller run, so that separate
   drover dev --etcd-listen 127.0.0.1:12379 --listen 127.0.0.1:17070`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			logMaxSize, logMaxFiles, err := logLimits.values()
+			if err != nil {
+				return err
+			}
 			lg, err := newLogger(logLevel)
 			if err != nil {
 				return err
@@ -64,6 +69,7 @@ With --workers 0 only etcd and the controller run, so that separate
 				dataDir: dataDir, etcdListen: etcdListen, listen: listen, workers: workers,
 				heartbeat: heartbeat, leaseTTL: leaseTTL, electionTTL: electionTTL, cronMinute: cronMinute,
 				maxPending: maxPending,
+				logMaxSize: logMaxSize, logMaxFiles: logMaxFiles,
 			}, lg)
 		},
 	}
@@ -78,6 +84,7 @@ With --workers 0 only etcd and the controller run, so that separate
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	addCronMinuteFlag(cmd, &cronMinute)
 	addMaxPendingFlag(cmd, &maxPending)
+	logLimits.register(f)
 	rootCmd.AddCommand(cmd)
 }
 
@@ -87,6 +94,9 @@ type devConfig struct {
 	heartbeat, leaseTTL, electionTTL time.Duration
 	cronMinute                       time.Duration
 	maxPending                       int
+	// Bounds of each container's log (SPEC W3).
+	logMaxSize  int64
+	logMaxFiles int
 }
 
 func runDev(cfg devConfig, lg *zap.Logger) error {
@@ -111,6 +121,7 @@ func runDev(cfg devConfig, lg *zap.Logger) error {
 		w, err := worker.New(worker.Config{
 			NodeName: name, Etcd: cli, DataDir: filepath.Join(cfg.dataDir, name),
 			HeartbeatInterval: cfg.heartbeat, LeaseTTL: cfg.leaseTTL,
+			ContainerLogMaxSize: cfg.logMaxSize, ContainerLogMaxFiles: cfg.logMaxFiles,
 			Logger: lg,
 		})
 		if err != nil {

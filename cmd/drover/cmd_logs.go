@@ -33,7 +33,13 @@ func newLogsCmd(env *cliEnv) *cobra.Command {
 		Long: `Print a pod's output (stdout and stderr, as its worker kept it), also after
 the pod finished. job/NAME prints the output of every pod of the Job (label
 job-name=NAME), each line prefixed with [POD] when there are several; with -f
-they are followed at once.`,
+they are followed at once.
+
+Workers cap each container's log: they rotate it at --container-log-max-size
+and keep --container-log-max-files files (by default 10Mi x 5, as the
+kubelet), dropping the oldest output. logs prints what is kept, oldest first
+(the first line may be cut where a file was dropped), and -f goes on across
+rotations.`,
 		Example: `  drover logs pi-7xk2q
   drover logs job/parallel --tail 1
   drover logs -f job/pi`,

@@ -25,6 +25,7 @@ func init() {
 		dockerSocket, dockerNetwork, dockerPIDContainer          string
 		heartbeat, leaseTTL                                      time.Duration
 		fakeOpts                                                 fakeFlags
+		logLimits                                                logLimitFlags
 		observe                                                  observeFlags
 	)
 	cmd := &cobra.Command{
@@ -51,6 +52,12 @@ reason ImageNotFound). The engine keeps them across worker restarts; the kill
 deadline is a timer in the worker, so a worker that runs in a container names
 itself with --docker-pid-container to make its pods die with it.
 
+Each container's log (its stdout and stderr) is rotated at
+--container-log-max-size, keeping --container-log-max-files files, as the
+kubelet does: at most 10Mi x 5 per container by default, the oldest output
+dropped first. With --runtime docker the engine's json-file driver does it
+(max-size, max-file).
+
 Stop it with SIGINT or SIGTERM: its pods keep running, for a worker restarted
 in time to find them; if no worker renews the node's lease within 3/4 of the
 TTL, the shims kill them.`,
@@ -60,6 +67,10 @@ TTL, the shims kill them.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runtimeName != process.Name && runtimeName != docker.Name && runtimeName != fake.Name {
 				return fmt.Errorf("--runtime %q: one of %q, %q, %q", runtimeName, process.Name, docker.Name, fake.Name)
+			}
+			logMaxSize, logMaxFiles, err := logLimits.values()
+			if err != nil {
+				return err
 			}
 			if name == "" {
 				h, err := os.Hostname()
@@ -98,7 +109,7 @@ TTL, the shims kill them.`,
 			var rt *docker.Runtime
 			if runtimeName == docker.Name {
 				rt, err = docker.New(docker.Config{Socket: dockerSocket, Scope: name, Network: dockerNetwork,
-					PIDContainer: dockerPIDContainer, Logger: lg})
+					PIDContainer: dockerPIDContainer, LogMaxSize: logMaxSize, LogMaxFiles: logMaxFiles, Logger: lg})
 				if err != nil {
 					return err
 				}
@@ -120,6 +131,9 @@ TTL, the shims kill them.`,
 				Labels:            lbls,
 				Capacity:          caps,
 				Logger:            lg,
+
+				ContainerLogMaxSize:  logMaxSize,
+				ContainerLogMaxFiles: logMaxFiles,
 			}
 			if rt != nil {
 				wcfg.Runtime, wcfg.RuntimeName = rt, docker.Name
@@ -157,6 +171,7 @@ TTL, the shims kill them.`,
 	f.DurationVar(&leaseTTL, "lease-ttl", worker.DefaultLeaseTTL, "lease TTL, whole seconds; pods are killed after 3/4 of it without a renewal")
 	f.StringVar(&runtimeName, "runtime", process.Name, "container runtime: process (pods run as local processes; the image is ignored), docker (pods run as Docker containers) or fake (hollow node: pods pretend to run for --fake-duration, no processes)")
 	fakeOpts.register(f)
+	logLimits.register(f)
 	observe.register(f)
 	f.StringVar(&dockerSocket, "docker-socket", docker.DefaultSocket, "--runtime docker: the Docker Engine's unix socket")
 	f.StringVar(&dockerNetwork, "docker-network", "none", "--runtime docker: the pods' network mode (none, bridge, or a network name)")

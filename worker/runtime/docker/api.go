@@ -140,6 +140,9 @@ type hostConfig struct {
 
 type logConfig struct {
 	Type string `json:"Type"`
+	// Config holds the driver's options; json-file's max-size is in bytes
+	// (a bare number), max-file a count.
+	Config map[string]string `json:"Config,omitempty"`
 }
 
 // inspect is the part of GET /containers/{id}/json the backend reads.

@@ -79,6 +79,13 @@ type Config struct {
 	// first process dies the kernel kills them all. A worker running in a
 	// container names itself, so its pods cannot outlive it.
 	PIDContainer string
+	// LogMaxSize and LogMaxFiles bound each container's log (the engine's
+	// json-file driver, max-size and max-file): at most LogMaxFiles files
+	// of LogMaxSize bytes (defaults runtime.DefaultLogMaxSize and
+	// runtime.DefaultLogMaxFiles, SPEC W3). The engine rotates between
+	// writes, so a file may pass LogMaxSize by one write.
+	LogMaxSize  int64
+	LogMaxFiles int
 	// Logger receives the backend's logs (default: none).
 	Logger *zap.Logger
 	// Clock drives the fence timer (default: the real clock).
@@ -115,6 +122,18 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	if cfg.Network == "" {
 		cfg.Network = "none"
+	}
+	if cfg.LogMaxSize == 0 {
+		cfg.LogMaxSize = runtime.DefaultLogMaxSize
+	}
+	if cfg.LogMaxFiles == 0 {
+		cfg.LogMaxFiles = runtime.DefaultLogMaxFiles
+	}
+	if err := runtime.CheckLogMaxSize(cfg.LogMaxSize); err != nil {
+		return nil, fmt.Errorf("docker: LogMaxSize: %w", err)
+	}
+	if err := runtime.CheckLogMaxFiles(cfg.LogMaxFiles); err != nil {
+		return nil, fmt.Errorf("docker: LogMaxFiles: %w", err)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
@@ -201,7 +220,10 @@ func (r *Runtime) Run(ctx context.Context, cfg *runtimev1.ContainerConfig) (*run
 			NanoCPUs:    cfg.GetCpuMillis() * 1_000_000,
 			Memory:      cfg.GetMemoryBytes(),
 			NetworkMode: r.cfg.Network,
-			LogConfig:   logConfig{Type: "json-file"},
+			LogConfig: logConfig{Type: "json-file", Config: map[string]string{
+				"max-size": strconv.FormatInt(r.cfg.LogMaxSize, 10),
+				"max-file": strconv.Itoa(r.cfg.LogMaxFiles),
+			}},
 		},
 	}
 	if r.cfg.PIDContainer != "" {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -38,6 +39,14 @@ type Config struct {
 	// ShimCommand is the command that runs ShimMain, to which the container
 	// directory is appended; default: this executable with ShimArg.
 	ShimCommand []string
+	// LogMaxSize is the size at which a container's log file is rotated
+	// (default runtime.DefaultLogMaxSize, at least runtime.MinLogMaxSize),
+	// and LogMaxFiles the number of files kept, the current one included
+	// (default runtime.DefaultLogMaxFiles): a container's log never holds
+	// more than LogMaxSize*LogMaxFiles bytes (SPEC W3). They apply to
+	// containers run from then on.
+	LogMaxSize  int64
+	LogMaxFiles int
 }
 
 // Runtime runs containers as processes under shims. It is safe for
@@ -46,6 +55,8 @@ type Config struct {
 type Runtime struct {
 	root string
 	shim []string
+	// logEnv passes the log bounds to the shims.
+	logEnv []string
 }
 
 var _ runtime.Backend = (*Runtime)(nil)
@@ -66,7 +77,23 @@ func New(cfg Config) (*Runtime, error) {
 	if len(shim) == 0 {
 		shim = []string{"/proc/self/exe", ShimArg}
 	}
-	return &Runtime{root: root, shim: shim}, nil
+	if cfg.LogMaxSize == 0 {
+		cfg.LogMaxSize = runtime.DefaultLogMaxSize
+	}
+	if cfg.LogMaxFiles == 0 {
+		cfg.LogMaxFiles = runtime.DefaultLogMaxFiles
+	}
+	if err := runtime.CheckLogMaxSize(cfg.LogMaxSize); err != nil {
+		return nil, fmt.Errorf("process: LogMaxSize: %w", err)
+	}
+	if err := runtime.CheckLogMaxFiles(cfg.LogMaxFiles); err != nil {
+		return nil, fmt.Errorf("process: LogMaxFiles: %w", err)
+	}
+	logEnv := []string{
+		logMaxSizeEnv + "=" + strconv.FormatInt(cfg.LogMaxSize, 10),
+		logMaxFilesEnv + "=" + strconv.Itoa(cfg.LogMaxFiles),
+	}
+	return &Runtime{root: root, shim: shim, logEnv: logEnv}, nil
 }
 
 // Root is the runtime's root directory.
@@ -104,7 +131,7 @@ func (r *Runtime) start(ctx context.Context, dir string, cfg *runtimev1.Containe
 	if err := writeConfig(dir, cfg); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, logFile), os.O_CREATE|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, logFile), os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
@@ -115,7 +142,7 @@ func (r *Runtime) start(ctx context.Context, dir string, cfg *runtimev1.Containe
 	}
 	defer readyR.Close()
 	cmd := exec.Command(r.shim[0], append(r.shim[1:], dir)...)
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), r.logEnv...)
 	cmd.ExtraFiles = []*os.File{readyW}
 	err = cmd.Start()
 	readyW.Close()
@@ -389,34 +416,23 @@ func (r *Runtime) Fence(_ context.Context, killAfter time.Duration) error {
 	return nil
 }
 
-// Logs opens the container's log; see runtime.Backend.
+// Logs opens the container's log; see runtime.Backend. It reads the whole
+// log that is kept, the rotated files then the current one, oldest first;
+// following continues across rotations.
 func (r *Runtime) Logs(ctx context.Context, id string, follow bool, tail int64) (io.ReadCloser, error) {
 	if _, _, err := r.status(id); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(filepath.Join(r.dirOf(id), logFile))
+	exited := func() bool {
+		info, _, err := r.status(id)
+		return err != nil || info.GetState() == runtimev1.ContainerState_CONTAINER_STATE_EXITED
+	}
+	rc, err := openLog(ctx, r.dirOf(id), follow, tail, exited)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("container %s: %w", id, runtime.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("process: logs: %w", err)
 	}
-	if tail > 0 {
-		off, err := tailOffset(f, tail)
-		if err == nil {
-			_, err = f.Seek(off, io.SeekStart)
-		}
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("process: logs: %w", err)
-		}
-	}
-	if !follow {
-		return f, nil
-	}
-	exited := func() bool {
-		info, _, err := r.status(id)
-		return err != nil || info.GetState() == runtimev1.ContainerState_CONTAINER_STATE_EXITED
-	}
-	return newFollower(ctx, f, exited), nil
+	return rc, nil
 }

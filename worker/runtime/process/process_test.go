@@ -315,7 +315,9 @@ func TestRemoveAndErrors(t *testing.T) {
 }
 
 // TestRestart: a new Runtime over the same root (a restarted worker) finds a
-// running container, and later its exit code (SPEC N3).
+// running container, and later its exit code (SPEC N3). The job exits when
+// the test says so, on a fifo, not after a sleep that a loaded machine
+// outlasts before the test looks (issue 13 #12).
 func TestRestart(t *testing.T) {
 	t.Parallel()
 	root := t.TempDir()
@@ -323,7 +325,20 @@ func TestRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	started := run(t, first, shell("job", "echo started; sleep 0.5; exit 4"))
+	fifo := filepath.Join(t.TempDir(), "exit")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Opened read-write, the fifo never blocks the test; the job's read
+	// waits until the test writes a line.
+	ctl, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctl.Close()
+	job := shell("job", `echo started; read x < "$FIFO"; exit 4`)
+	job.Env = map[string]string{"FIFO": fifo}
+	started := run(t, first, job)
 	run(t, first, shell("sleeper", "sleep 30"))
 	if started.GetState() != running || started.GetPid() == 0 {
 		t.Fatalf("started: %v", started)
@@ -338,11 +353,16 @@ func TestRestart(t *testing.T) {
 	if err != nil || info.GetState() != running || info.GetPid() != started.GetPid() {
 		t.Fatalf("after restart: %v %v", info, err)
 	}
+	if _, err := ctl.WriteString("exit\n"); err != nil {
+		t.Fatal(err)
+	}
 	final := wait(t, second, "job")
 	if final.GetExitCode() != 4 || final.GetStartedAtUnixNano() != started.GetStartedAtUnixNano() {
 		t.Fatalf("final: %v", final)
 	}
-	stopped, err := second.Stop(ctxT(t), "sleeper", time.Second)
+	// A generous grace: SIGTERM ends sleep at once, the grace only bounds
+	// how long the shim may take to record it.
+	stopped, err := second.Stop(ctxT(t), "sleeper", 10*time.Second)
 	if err != nil || stopped.GetSignal() != 15 {
 		t.Fatalf("stop sleeper from the new runtime: %v %v", stopped, err)
 	}

@@ -138,24 +138,38 @@ func shimStage2(dir string) int {
 	if os.Getenv(newUTSEnv) == "1" {
 		unix.Sethostname([]byte(cfg.GetHostname()))
 	}
-	cmd, logf, err := command(dir, cfg)
+	cmd, logw, err := command(dir, cfg)
+	if logw != nil {
+		defer logw.Close()
+	}
 	startedAt := time.Now()
+	// The command writes to a pipe that the shim copies to the log, which
+	// it rotates (SPEC W3).
+	var outR *os.File
 	if err == nil {
-		defer logf.Close()
-		// Pdeathsig kills the command if the shim dies; it is tied to the
-		// thread that forks, so keep this goroutine on its thread.
-		goruntime.LockOSThread()
-		err = cmd.Start()
-		startedAt = time.Now()
+		var outW *os.File
+		if outR, outW, err = os.Pipe(); err == nil {
+			cmd.Stdout, cmd.Stderr = outW, outW
+			// Pdeathsig kills the command if the shim dies; it is tied to
+			// the thread that forks, so keep this goroutine on its thread.
+			goruntime.LockOSThread()
+			err = cmd.Start()
+			startedAt = time.Now()
+			outW.Close()
+			if err != nil {
+				outR.Close()
+			}
+		}
 	}
 	if err != nil {
-		if logf != nil {
-			fmt.Fprintf(logf, "drover: cannot start container: %v\n", err)
+		if logw != nil {
+			fmt.Fprintf(logw, "drover: cannot start container: %v\n", err)
 		}
 		recordStartError(dir, startedAt, err)
 		report(nil)
 		return 0
 	}
+	copied := copyLog(outR, logw)
 	pid := cmd.Process.Pid
 	st := startState{Pid: pid, ShimPid: os.Getpid(), StartedAt: startedAt}
 	if err := writeJSON(filepath.Join(dir, stateFile), st); err != nil {
@@ -177,6 +191,11 @@ func shimStage2(dir string) int {
 	// The container is its process group: whatever the command left
 	// behind goes with it.
 	unix.Kill(-pid, unix.SIGKILL)
+	// All the output is in the log before the exit is recorded, so that a
+	// follower that sees the exit reads it all; processes that left the
+	// group may hold the pipe open, so only for so long.
+	outR.SetReadDeadline(time.Now().Add(logDrainTimeout))
+	<-copied
 
 	ex := exitState{StartedAt: startedAt, FinishedAt: finishedAt, Reason: ReasonCompleted}
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -202,10 +221,12 @@ func shimStage2(dir string) int {
 }
 
 // command builds the container's command: argv is command then args (as in
-// Kubernetes), output appended to the log, env from the config plus PATH and
-// HOME from the worker unless set, and HOSTNAME.
-func command(dir string, cfg *runtimev1.ContainerConfig) (*exec.Cmd, *os.File, error) {
-	logf, err := os.OpenFile(filepath.Join(dir, logFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+// Kubernetes), env from the config plus PATH and HOME from the worker unless
+// set, and HOSTNAME. It also opens the log, which the caller connects to the
+// command's output and closes (even with an error, if not nil).
+func command(dir string, cfg *runtimev1.ContainerConfig) (*exec.Cmd, *rotatingLog, error) {
+	maxSize, maxFiles := logLimitsFromEnv()
+	logf, err := openRotatingLog(dir, maxSize, maxFiles)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -252,7 +273,6 @@ func command(dir string, cfg *runtimev1.ContainerConfig) (*exec.Cmd, *os.File, e
 			return nil, logf, err
 		}
 	}
-	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	return cmd, logf, nil
 }
