@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -46,6 +47,11 @@ type podManager struct {
 	// gate); handled is closed and replaced each time it handles one.
 	fencedFor uint64
 	handled   chan struct{}
+
+	// following is true while the assignments are listed and watched under
+	// the current session: until then a new assignment is not seen
+	// (Worker.Ready).
+	following atomic.Bool
 
 	mu    sync.Mutex
 	ctx   context.Context
@@ -127,7 +133,9 @@ func (m *podManager) run(ctx context.Context) error {
 			continue
 		}
 		failures = 0
+		m.following.Store(true)
 		m.follow(ctx, rev, ends, changed)
+		m.following.Store(false)
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -228,9 +228,10 @@ func (w *Worker) DataDir() string { return w.cfg.DataDir }
 // Heartbeat reports the lease heartbeat's state; safe to call at any time.
 func (w *Worker) Heartbeat() HeartbeatStatus { return w.hb.status() }
 
-// Ready returns nil when the worker is registered, not fenced, and its last
-// renewal is recent enough that the fence deadline has not passed; else
-// why not (for /readyz).
+// Ready returns nil when the worker is registered, not fenced, its last
+// renewal is recent enough that the fence deadline has not passed, and it
+// has listed its assignments and watches them (so a pod assigned from now
+// on reaches it through the watch); else why not (for /readyz).
 func (w *Worker) Ready() error {
 	st := w.hb.status()
 	switch {
@@ -241,6 +242,9 @@ func (w *Worker) Ready() error {
 	}
 	if age := w.clock.Since(st.LastRenewal); age >= w.cfg.LeaseTTL-FenceMargin(w.cfg.LeaseTTL) {
 		return fmt.Errorf("lease last renewed %v ago", age.Round(time.Millisecond))
+	}
+	if w.pods != nil && !w.pods.following.Load() {
+		return errors.New("assignments not yet listed and watched")
 	}
 	return nil
 }
