@@ -30,8 +30,13 @@ type Queue struct {
 	waitIndex  map[string]*waitItem
 	failures   map[string]int
 	shutdown   bool
-	timer      clock.Timer
-	timerAt    time.Time
+	// timer fires at timerAt; its goroutine ends when it fires or when
+	// timerStop is closed (re-armed earlier, or ShutDown). timers counts
+	// those goroutines so that ShutDown can wait for them.
+	timer     clock.Timer
+	timerAt   time.Time
+	timerStop chan struct{}
+	timers    sync.WaitGroup
 
 	// BaseDelay and MaxDelay bound the retry backoff of a failing key.
 	BaseDelay, MaxDelay time.Duration
@@ -96,30 +101,49 @@ func (q *Queue) AddAfter(key string, d time.Duration) {
 	q.armLocked()
 }
 
-// armLocked makes sure a timer fires at the earliest waiting time.
+// armLocked makes sure a timer fires at the earliest waiting time. A timer
+// already armed for a later time is stopped and its goroutine ended: a
+// stopped timer's channel never delivers, so waiting on it alone would leak
+// the goroutine (issue 13 #8).
 func (q *Queue) armLocked() {
-	if len(q.waiting) == 0 {
+	if q.shutdown || len(q.waiting) == 0 {
 		return
 	}
 	next := q.waiting[0].at
 	if q.timer != nil && !q.timerAt.After(next) {
 		return
 	}
-	if q.timer != nil {
-		q.timer.Stop()
-	}
+	q.stopTimerLocked()
 	q.timerAt = next
 	t := q.clk.NewTimer(next.Sub(q.clk.Now()))
-	q.timer = t
+	stop := make(chan struct{})
+	q.timer, q.timerStop = t, stop
+	q.timers.Add(1)
 	go func() {
-		<-t.C()
+		defer q.timers.Done()
+		select {
+		case <-t.C():
+		case <-stop:
+			return
+		}
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		if q.timer == t {
-			q.timer = nil
+		if q.timer != t {
+			return // re-armed or shut down meanwhile; stop is closed
 		}
+		q.timer, q.timerStop = nil, nil
 		q.promoteLocked()
 	}()
+}
+
+// stopTimerLocked stops the armed timer, if any, and ends its goroutine.
+func (q *Queue) stopTimerLocked() {
+	if q.timer == nil {
+		return
+	}
+	q.timer.Stop()
+	close(q.timerStop)
+	q.timer, q.timerStop = nil, nil
 }
 
 // promoteLocked moves due keys from waiting to ready.
@@ -188,15 +212,15 @@ func (q *Queue) Len() int {
 	return len(q.ready)
 }
 
-// ShutDown makes Get return false; queued keys are dropped.
+// ShutDown makes Get return false; queued and waiting keys are dropped. It
+// returns once the queue's timer goroutine has ended.
 func (q *Queue) ShutDown() {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	q.shutdown = true
-	if q.timer != nil {
-		q.timer.Stop()
-	}
+	q.stopTimerLocked()
 	q.cond.Broadcast()
+	q.mu.Unlock()
+	q.timers.Wait()
 }
 
 // Result tells the loop what to do after a successful reconcile.
