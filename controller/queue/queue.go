@@ -9,10 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"go.uber.org/zap"
 	"k8s.io/utils/clock"
 )
@@ -170,6 +172,14 @@ func (q *Queue) Retry(key string) {
 	q.AddAfter(key, d)
 }
 
+// Failures is how many times in a row key has been retried after failing
+// (0 once Forget has been called).
+func (q *Queue) Failures(key string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.failures[key]
+}
+
 // Forget resets key's failure count.
 func (q *Queue) Forget(key string) {
 	q.mu.Lock()
@@ -277,7 +287,7 @@ func process(ctx context.Context, q *Queue, lg *zap.Logger, fn ReconcileFunc, ke
 	res, err := func() (res Result, err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				err = fmt.Errorf("panic: %v", r)
+				err = &PanicError{Value: r, Stack: debug.Stack()}
 			}
 		}()
 		return fn(ctx, key)
@@ -289,10 +299,11 @@ func process(ctx context.Context, q *Queue, lg *zap.Logger, fn ReconcileFunc, ke
 	case err != nil && ctx.Err() != nil:
 		// Shutting down: nothing to retry.
 	case err != nil:
-		lg.Debug("reconcile failed", zap.String("key", key), zap.Error(err))
-		if !isTerminal(err) {
+		terminal := isTerminal(err)
+		if !terminal {
 			q.Retry(key)
 		}
+		logFailure(lg, key, err, terminal, q.Failures(key))
 	case res.Requeue:
 		q.Forget(key)
 		q.Add(key)
@@ -304,12 +315,41 @@ func process(ctx context.Context, q *Queue, lg *zap.Logger, fn ReconcileFunc, ke
 	}
 }
 
+// logFailure logs a failed reconcile at Error with the key, an id of its
+// own (to tell one attempt's lines from the next's) and how many times in
+// a row the key has failed; a panic's stack is kept (issue 13 #9).
+func logFailure(lg *zap.Logger, key string, err error, terminal bool, failures int) {
+	fields := []zap.Field{
+		zap.String("key", key),
+		zap.String("reconcile_id", uuid.NewString()),
+		zap.Int("failures", failures),
+		zap.Bool("terminal", terminal),
+	}
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		lg.Error("reconcile panicked", append(fields, zap.String("panic", fmt.Sprint(pe.Value)), zap.ByteString("stack", pe.Stack))...)
+		return
+	}
+	lg.Error("reconcile failed", append(fields, zap.Error(err))...)
+}
+
+// PanicError is the error of a reconcile that panicked: the value it
+// panicked with and the goroutine's stack where it did. Run retries the key
+// like any other failure.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
 // Observer is told about the queues Run drains and their reconciles, for
 // metrics. Its methods must not block.
 type Observer interface {
 	// QueueStarted is called when Run starts draining q for controller.
 	QueueStarted(controller string, q *Queue)
-	// Reconciled is called after each reconcile with its duration and error.
+	// Reconciled is called after each reconcile with its duration and error
+	// (a *PanicError if it panicked).
 	Reconciled(controller string, d time.Duration, err error)
 }
 
