@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/drover-dev/drover/controller/cache"
+	"github.com/drover-dev/drover/controller/event"
 	"github.com/drover-dev/drover/controller/queue"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/store"
@@ -56,7 +57,10 @@ func (c *Controller) onChange(ch cache.Change) {
 
 // Run reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
-	queue.Run(ctx, c.q, 2, c.lg, c.Reconcile)
+	queue.Run(ctx, c.q, 2, c.lg, c.Reconcile, queue.WithFailureReporter(
+		event.NewRepeats(c.st, c.lg, c.clk, "node-controller", func(name string) *v1.ObjectReference {
+			return event.RefTo(c.cache.Node(name))
+		})))
 }
 
 // Reconcile sets a node's Ready condition from its liveness and fails the

@@ -253,14 +253,18 @@ var ErrTerminal = errors.New("queue: terminal error")
 //
 // If ctx carries an Observer (WithObserver), Run reports q and every
 // reconcile to it under the last segment of lg's name ("job", "node" …).
-func Run(ctx context.Context, q *Queue, workers int, lg *zap.Logger, fn ReconcileFunc) {
-	obs := ObserverFrom(ctx)
-	name := lg.Name()
-	if i := strings.LastIndexByte(name, '.'); i >= 0 {
-		name = name[i+1:]
+// WithFailureReporter adds a FailureReporter told of every failure.
+func Run(ctx context.Context, q *Queue, workers int, lg *zap.Logger, fn ReconcileFunc, opts ...Option) {
+	l := &loop{q: q, lg: lg, fn: fn, obs: ObserverFrom(ctx)}
+	for _, o := range opts {
+		o(l)
 	}
-	if obs != nil {
-		obs.QueueStarted(name, q)
+	l.name = lg.Name()
+	if i := strings.LastIndexByte(l.name, '.'); i >= 0 {
+		l.name = l.name[i+1:]
+	}
+	if l.obs != nil {
+		l.obs.QueueStarted(l.name, q)
 	}
 	var wg sync.WaitGroup
 	for range workers {
@@ -272,7 +276,7 @@ func Run(ctx context.Context, q *Queue, workers int, lg *zap.Logger, fn Reconcil
 				if !ok {
 					return
 				}
-				process(ctx, q, lg, fn, key, name, obs)
+				l.process(ctx, key)
 			}
 		}()
 	}
@@ -281,7 +285,39 @@ func Run(ctx context.Context, q *Queue, workers int, lg *zap.Logger, fn Reconcil
 	wg.Wait()
 }
 
-func process(ctx context.Context, q *Queue, lg *zap.Logger, fn ReconcileFunc, key, name string, obs Observer) {
+// Option configures Run.
+type Option func(*loop)
+
+// WithFailureReporter makes Run tell r of every failed reconcile (after
+// logging it) and of the first success after failures.
+func WithFailureReporter(r FailureReporter) Option {
+	return func(l *loop) { l.rep = r }
+}
+
+// FailureReporter is told about failing keys, so that an error that repeats
+// can be made visible on its object (issue 13 #4; see event.Repeats). Its
+// methods are called from Run's workers, one key at a time.
+type FailureReporter interface {
+	// Failed is called after a reconcile of key failed with err, the
+	// failures-th time in a row.
+	Failed(ctx context.Context, key string, err error, failures int)
+	// Recovered is called after a reconcile of key succeeded that had
+	// failed before.
+	Recovered(key string)
+}
+
+// loop is one Run: what each of its workers needs.
+type loop struct {
+	q    *Queue
+	lg   *zap.Logger
+	fn   ReconcileFunc
+	name string
+	obs  Observer
+	rep  FailureReporter
+}
+
+func (l *loop) process(ctx context.Context, key string) {
+	q := l.q
 	defer q.Done(key)
 	start := time.Now()
 	res, err := func() (res Result, err error) {
@@ -290,28 +326,39 @@ func process(ctx context.Context, q *Queue, lg *zap.Logger, fn ReconcileFunc, ke
 				err = &PanicError{Value: r, Stack: debug.Stack()}
 			}
 		}()
-		return fn(ctx, key)
+		return l.fn(ctx, key)
 	}()
-	if obs != nil {
-		obs.Reconciled(name, time.Since(start), err)
+	if l.obs != nil {
+		l.obs.Reconciled(l.name, time.Since(start), err)
 	}
-	switch {
-	case err != nil && ctx.Err() != nil:
-		// Shutting down: nothing to retry.
-	case err != nil:
-		terminal := isTerminal(err)
-		if !terminal {
-			q.Retry(key)
+	if err != nil {
+		if ctx.Err() != nil {
+			return // shutting down: nothing to retry
 		}
-		logFailure(lg, key, err, terminal, q.Failures(key))
+		terminal := isTerminal(err)
+		n := q.Failures(key)
+		if !terminal {
+			n++ // Retry counts this failure
+		}
+		logFailure(l.lg, key, err, terminal, n)
+		if terminal {
+			return
+		}
+		if l.rep != nil {
+			l.rep.Failed(ctx, key, err, n)
+		}
+		q.Retry(key) // last: the next attempt starts after this one is reported
+		return
+	}
+	if l.rep != nil && q.Failures(key) > 0 {
+		l.rep.Recovered(key)
+	}
+	q.Forget(key)
+	switch {
 	case res.Requeue:
-		q.Forget(key)
 		q.Add(key)
 	case res.RequeueAfter > 0:
-		q.Forget(key)
 		q.AddAfter(key, res.RequeueAfter)
-	default:
-		q.Forget(key)
 	}
 }
 
