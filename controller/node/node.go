@@ -19,6 +19,7 @@ import (
 	"github.com/drover-dev/drover/controller/event"
 	"github.com/drover-dev/drover/controller/queue"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
+	"github.com/drover-dev/drover/pkg/podstatus"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
@@ -104,23 +105,15 @@ func (c *Controller) Reconcile(ctx context.Context, name string) (queue.Result, 
 	return queue.Result{Requeue: more}, nil
 }
 
-// failLost marks a pod of a lost node Failed with DisruptionTarget (SPEC N2, J15).
+// failLost marks a pod of a lost node Failed with DisruptionTarget (SPEC N2,
+// J15), its containers terminated and not ready (issue 13 #11).
 func failLost(pod *v1.Pod, node string, now *timestamppb.Timestamp) {
-	if pod.Status == nil {
-		pod.Status = &v1.PodStatus{}
-	}
-	pod.Status.Phase = "Failed"
-	pod.Status.Reason = ReasonNodeLost
-	pod.Status.Message = fmt.Sprintf("node %s was lost: its worker stopped renewing its lease", node)
+	msg := fmt.Sprintf("node %s was lost: its worker stopped renewing its lease", node)
+	podstatus.Terminate(pod, "Failed", ReasonNodeLost, msg, now)
 	pod.Status.Conditions = append(pod.Status.Conditions, &v1.PodCondition{
 		Type: "DisruptionTarget", Status: "True", Reason: ReasonNodeLost,
-		Message: pod.Status.Message, LastTransitionTime: now,
+		Message: msg, LastTransitionTime: now,
 	})
-	for _, c := range pod.Status.Conditions {
-		if c.Type == "Ready" {
-			c.Status, c.LastTransitionTime = "False", now
-		}
-	}
 }
 
 // setReady sets the node's Ready condition; it reports a change.
