@@ -6,6 +6,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -210,6 +211,9 @@ type queueMetrics struct{ m *metrics.Controller }
 func (q queueMetrics) QueueStarted(name string, wq *queue.Queue) { q.m.SetQueueDepth(name, wq.Len) }
 func (q queueMetrics) Reconciled(name string, d time.Duration, err error) {
 	q.m.ObserveReconcile(name, d, err)
+	if pe := (*queue.PanicError)(nil); errors.As(err, &pe) {
+		q.m.ObservePanic(name)
+	}
 }
 
 // countPods counts pod creations and bindings seen in the cache (not on a

@@ -13,6 +13,7 @@ import (
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/client"
 	"github.com/drover-dev/drover/pkg/labels"
+	"github.com/drover-dev/drover/pkg/podstatus"
 	"github.com/drover-dev/drover/pkg/quantity"
 )
 
@@ -360,7 +361,9 @@ func podStatus(p *v1.Pod) string {
 		switch {
 		case cs.GetState().GetWaiting().GetReason() != "":
 			return cs.GetState().GetWaiting().GetReason()
-		case cs.GetState().GetTerminated() != nil:
+		case podstatus.Observed(cs.GetState().GetTerminated()):
+			// A state filled in when the pod ended unseen (its node
+			// lost: podstatus.Terminate) says less than the pod's reason.
 			t := cs.GetState().GetTerminated()
 			switch {
 			case t.GetReason() != "":

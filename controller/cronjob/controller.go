@@ -110,7 +110,10 @@ func ownerCronJob(j *v1.Job) *v1.OwnerReference {
 
 // Run reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
-	queue.Run(ctx, c.q, 2, c.lg, c.Reconcile)
+	queue.Run(ctx, c.q, 2, c.lg, c.Reconcile, queue.WithFailureReporter(
+		event.NewRepeats(c.st, c.lg, c.clk, "cronjob-controller", func(key string) *v1.ObjectReference {
+			return event.RefTo(c.cache.CronJob(key))
+		})))
 }
 
 // Reconcile brings one CronJob ("namespace/name") up to date and asks to be

@@ -60,7 +60,10 @@ func (c *Controller) onChange(ch cache.Change) {
 
 // Run reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
-	queue.Run(ctx, c.q, 2, c.lg, c.Reconcile)
+	queue.Run(ctx, c.q, 2, c.lg, c.Reconcile, queue.WithFailureReporter(
+		event.NewRepeats(c.st, c.lg, c.clk, "daemonset-controller", func(key string) *v1.ObjectReference {
+			return event.RefTo(c.cache.DaemonSet(key))
+		})))
 }
 
 // Reconcile brings one DaemonSet ("namespace/name") closer to its spec.

@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/drover-dev/drover/controller/cache"
+	"github.com/drover-dev/drover/controller/event"
 	"github.com/drover-dev/drover/controller/queue"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/store"
@@ -89,7 +90,20 @@ func firstNonNil(a, b store.Object) store.Object {
 
 // Run collects until ctx ends.
 func (g *Collector) Run(ctx context.Context) {
-	queue.Run(ctx, g.q, 2, g.lg, g.Reconcile)
+	queue.Run(ctx, g.q, 2, g.lg, g.Reconcile, queue.WithFailureReporter(
+		event.NewRepeats(g.st, g.lg, g.clk, "garbage-collector", g.ref)))
+}
+
+// ref names the object of a key ("pod/<ns>/<name>", "job/<ns>/<name>").
+func (g *Collector) ref(key string) *v1.ObjectReference {
+	kind, k, _ := strings.Cut(key, "/")
+	switch kind {
+	case "pod":
+		return event.RefTo(g.cache.Pod(k))
+	case "job":
+		return event.RefTo(g.cache.Job(k))
+	}
+	return nil
 }
 
 // Reconcile handles "pod/<ns>/<name>" and "job/<ns>/<name>" keys.

@@ -72,7 +72,10 @@ func (c *Controller) onChange(ch cache.Change) {
 
 // Run reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
-	queue.Run(ctx, c.q, c.Workers, c.lg, c.Reconcile)
+	queue.Run(ctx, c.q, c.Workers, c.lg, c.Reconcile, queue.WithFailureReporter(
+		event.NewRepeats(c.st, c.lg, c.clk, "job-controller", func(key string) *v1.ObjectReference {
+			return event.RefTo(c.cache.Job(key))
+		})))
 }
 
 // Reconcile brings one Job ("namespace/name") closer to its spec.

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
+	"github.com/drover-dev/drover/pkg/podstatus"
 )
 
 // Pod failure policy actions (SPEC J15).
@@ -65,8 +66,8 @@ func matchRule(r *v1.PodFailurePolicyRule, pod *v1.Pod) (string, bool) {
 				continue
 			}
 			term := cs.GetState().GetTerminated()
-			if term == nil {
-				continue
+			if !podstatus.Observed(term) {
+				continue // running, or ended with its node: no exit code was seen
 			}
 			code := term.GetExitCode()
 			if code == 0 {

@@ -16,8 +16,10 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/drover-dev/drover/controller/cache"
+	"github.com/drover-dev/drover/controller/event"
 	"github.com/drover-dev/drover/controller/queue"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
+	"github.com/drover-dev/drover/pkg/podstatus"
 	"github.com/drover-dev/drover/pkg/store"
 )
 
@@ -56,7 +58,10 @@ func (c *Controller) onChange(ch cache.Change) {
 
 // Run reconciles until ctx ends.
 func (c *Controller) Run(ctx context.Context) {
-	queue.Run(ctx, c.q, 2, c.lg, c.Reconcile)
+	queue.Run(ctx, c.q, 2, c.lg, c.Reconcile, queue.WithFailureReporter(
+		event.NewRepeats(c.st, c.lg, c.clk, "node-controller", func(name string) *v1.ObjectReference {
+			return event.RefTo(c.cache.Node(name))
+		})))
 }
 
 // Reconcile sets a node's Ready condition from its liveness and fails the
@@ -100,23 +105,15 @@ func (c *Controller) Reconcile(ctx context.Context, name string) (queue.Result, 
 	return queue.Result{Requeue: more}, nil
 }
 
-// failLost marks a pod of a lost node Failed with DisruptionTarget (SPEC N2, J15).
+// failLost marks a pod of a lost node Failed with DisruptionTarget (SPEC N2,
+// J15), its containers terminated and not ready (issue 13 #11).
 func failLost(pod *v1.Pod, node string, now *timestamppb.Timestamp) {
-	if pod.Status == nil {
-		pod.Status = &v1.PodStatus{}
-	}
-	pod.Status.Phase = "Failed"
-	pod.Status.Reason = ReasonNodeLost
-	pod.Status.Message = fmt.Sprintf("node %s was lost: its worker stopped renewing its lease", node)
+	msg := fmt.Sprintf("node %s was lost: its worker stopped renewing its lease", node)
+	podstatus.Terminate(pod, "Failed", ReasonNodeLost, msg, now)
 	pod.Status.Conditions = append(pod.Status.Conditions, &v1.PodCondition{
 		Type: "DisruptionTarget", Status: "True", Reason: ReasonNodeLost,
-		Message: pod.Status.Message, LastTransitionTime: now,
+		Message: msg, LastTransitionTime: now,
 	})
-	for _, c := range pod.Status.Conditions {
-		if c.Type == "Ready" {
-			c.Status, c.LastTransitionTime = "False", now
-		}
-	}
 }
 
 // setReady sets the node's Ready condition; it reports a change.

@@ -9,10 +9,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"go.uber.org/zap"
 	"k8s.io/utils/clock"
 )
@@ -30,8 +32,13 @@ type Queue struct {
 	waitIndex  map[string]*waitItem
 	failures   map[string]int
 	shutdown   bool
-	timer      clock.Timer
-	timerAt    time.Time
+	// timer fires at timerAt; its goroutine ends when it fires or when
+	// timerStop is closed (re-armed earlier, or ShutDown). timers counts
+	// those goroutines so that ShutDown can wait for them.
+	timer     clock.Timer
+	timerAt   time.Time
+	timerStop chan struct{}
+	timers    sync.WaitGroup
 
 	// BaseDelay and MaxDelay bound the retry backoff of a failing key.
 	BaseDelay, MaxDelay time.Duration
@@ -96,30 +103,49 @@ func (q *Queue) AddAfter(key string, d time.Duration) {
 	q.armLocked()
 }
 
-// armLocked makes sure a timer fires at the earliest waiting time.
+// armLocked makes sure a timer fires at the earliest waiting time. A timer
+// already armed for a later time is stopped and its goroutine ended: a
+// stopped timer's channel never delivers, so waiting on it alone would leak
+// the goroutine (issue 13 #8).
 func (q *Queue) armLocked() {
-	if len(q.waiting) == 0 {
+	if q.shutdown || len(q.waiting) == 0 {
 		return
 	}
 	next := q.waiting[0].at
 	if q.timer != nil && !q.timerAt.After(next) {
 		return
 	}
-	if q.timer != nil {
-		q.timer.Stop()
-	}
+	q.stopTimerLocked()
 	q.timerAt = next
 	t := q.clk.NewTimer(next.Sub(q.clk.Now()))
-	q.timer = t
+	stop := make(chan struct{})
+	q.timer, q.timerStop = t, stop
+	q.timers.Add(1)
 	go func() {
-		<-t.C()
+		defer q.timers.Done()
+		select {
+		case <-t.C():
+		case <-stop:
+			return
+		}
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		if q.timer == t {
-			q.timer = nil
+		if q.timer != t {
+			return // re-armed or shut down meanwhile; stop is closed
 		}
+		q.timer, q.timerStop = nil, nil
 		q.promoteLocked()
 	}()
+}
+
+// stopTimerLocked stops the armed timer, if any, and ends its goroutine.
+func (q *Queue) stopTimerLocked() {
+	if q.timer == nil {
+		return
+	}
+	q.timer.Stop()
+	close(q.timerStop)
+	q.timer, q.timerStop = nil, nil
 }
 
 // promoteLocked moves due keys from waiting to ready.
@@ -144,6 +170,14 @@ func (q *Queue) Retry(key string) {
 		d = q.MaxDelay
 	}
 	q.AddAfter(key, d)
+}
+
+// Failures is how many times in a row key has been retried after failing
+// (0 once Forget has been called).
+func (q *Queue) Failures(key string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.failures[key]
 }
 
 // Forget resets key's failure count.
@@ -188,15 +222,15 @@ func (q *Queue) Len() int {
 	return len(q.ready)
 }
 
-// ShutDown makes Get return false; queued keys are dropped.
+// ShutDown makes Get return false; queued and waiting keys are dropped. It
+// returns once the queue's timer goroutine has ended.
 func (q *Queue) ShutDown() {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	q.shutdown = true
-	if q.timer != nil {
-		q.timer.Stop()
-	}
+	q.stopTimerLocked()
 	q.cond.Broadcast()
+	q.mu.Unlock()
+	q.timers.Wait()
 }
 
 // Result tells the loop what to do after a successful reconcile.
@@ -219,14 +253,18 @@ var ErrTerminal = errors.New("queue: terminal error")
 //
 // If ctx carries an Observer (WithObserver), Run reports q and every
 // reconcile to it under the last segment of lg's name ("job", "node" …).
-func Run(ctx context.Context, q *Queue, workers int, lg *zap.Logger, fn ReconcileFunc) {
-	obs := ObserverFrom(ctx)
-	name := lg.Name()
-	if i := strings.LastIndexByte(name, '.'); i >= 0 {
-		name = name[i+1:]
+// WithFailureReporter adds a FailureReporter told of every failure.
+func Run(ctx context.Context, q *Queue, workers int, lg *zap.Logger, fn ReconcileFunc, opts ...Option) {
+	l := &loop{q: q, lg: lg, fn: fn, obs: ObserverFrom(ctx)}
+	for _, o := range opts {
+		o(l)
 	}
-	if obs != nil {
-		obs.QueueStarted(name, q)
+	l.name = lg.Name()
+	if i := strings.LastIndexByte(l.name, '.'); i >= 0 {
+		l.name = l.name[i+1:]
+	}
+	if l.obs != nil {
+		l.obs.QueueStarted(l.name, q)
 	}
 	var wg sync.WaitGroup
 	for range workers {
@@ -238,7 +276,7 @@ func Run(ctx context.Context, q *Queue, workers int, lg *zap.Logger, fn Reconcil
 				if !ok {
 					return
 				}
-				process(ctx, q, lg, fn, key, name, obs)
+				l.process(ctx, key)
 			}
 		}()
 	}
@@ -247,45 +285,118 @@ func Run(ctx context.Context, q *Queue, workers int, lg *zap.Logger, fn Reconcil
 	wg.Wait()
 }
 
-func process(ctx context.Context, q *Queue, lg *zap.Logger, fn ReconcileFunc, key, name string, obs Observer) {
+// Option configures Run.
+type Option func(*loop)
+
+// WithFailureReporter makes Run tell r of every failed reconcile (after
+// logging it) and of the first success after failures.
+func WithFailureReporter(r FailureReporter) Option {
+	return func(l *loop) { l.rep = r }
+}
+
+// FailureReporter is told about failing keys, so that an error that repeats
+// can be made visible on its object (issue 13 #4; see event.Repeats). Its
+// methods are called from Run's workers, one key at a time.
+type FailureReporter interface {
+	// Failed is called after a reconcile of key failed with err, the
+	// failures-th time in a row.
+	Failed(ctx context.Context, key string, err error, failures int)
+	// Recovered is called after a reconcile of key succeeded that had
+	// failed before.
+	Recovered(key string)
+}
+
+// loop is one Run: what each of its workers needs.
+type loop struct {
+	q    *Queue
+	lg   *zap.Logger
+	fn   ReconcileFunc
+	name string
+	obs  Observer
+	rep  FailureReporter
+}
+
+func (l *loop) process(ctx context.Context, key string) {
+	q := l.q
 	defer q.Done(key)
 	start := time.Now()
 	res, err := func() (res Result, err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				err = fmt.Errorf("panic: %v", r)
+				err = &PanicError{Value: r, Stack: debug.Stack()}
 			}
 		}()
-		return fn(ctx, key)
+		return l.fn(ctx, key)
 	}()
-	if obs != nil {
-		obs.Reconciled(name, time.Since(start), err)
+	if l.obs != nil {
+		l.obs.Reconciled(l.name, time.Since(start), err)
 	}
-	switch {
-	case err != nil && ctx.Err() != nil:
-		// Shutting down: nothing to retry.
-	case err != nil:
-		lg.Debug("reconcile failed", zap.String("key", key), zap.Error(err))
-		if !isTerminal(err) {
-			q.Retry(key)
+	if err != nil {
+		if ctx.Err() != nil {
+			return // shutting down: nothing to retry
 		}
+		terminal := isTerminal(err)
+		n := q.Failures(key)
+		if !terminal {
+			n++ // Retry counts this failure
+		}
+		logFailure(l.lg, key, err, terminal, n)
+		if terminal {
+			return
+		}
+		if l.rep != nil {
+			l.rep.Failed(ctx, key, err, n)
+		}
+		q.Retry(key) // last: the next attempt starts after this one is reported
+		return
+	}
+	if l.rep != nil && q.Failures(key) > 0 {
+		l.rep.Recovered(key)
+	}
+	q.Forget(key)
+	switch {
 	case res.Requeue:
-		q.Forget(key)
 		q.Add(key)
 	case res.RequeueAfter > 0:
-		q.Forget(key)
 		q.AddAfter(key, res.RequeueAfter)
-	default:
-		q.Forget(key)
 	}
 }
+
+// logFailure logs a failed reconcile at Error with the key, an id of its
+// own (to tell one attempt's lines from the next's) and how many times in
+// a row the key has failed; a panic's stack is kept (issue 13 #9).
+func logFailure(lg *zap.Logger, key string, err error, terminal bool, failures int) {
+	fields := []zap.Field{
+		zap.String("key", key),
+		zap.String("reconcile_id", uuid.NewString()),
+		zap.Int("failures", failures),
+		zap.Bool("terminal", terminal),
+	}
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		lg.Error("reconcile panicked", append(fields, zap.String("panic", fmt.Sprint(pe.Value)), zap.ByteString("stack", pe.Stack))...)
+		return
+	}
+	lg.Error("reconcile failed", append(fields, zap.Error(err))...)
+}
+
+// PanicError is the error of a reconcile that panicked: the value it
+// panicked with and the goroutine's stack where it did. Run retries the key
+// like any other failure.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
 // Observer is told about the queues Run drains and their reconciles, for
 // metrics. Its methods must not block.
 type Observer interface {
 	// QueueStarted is called when Run starts draining q for controller.
 	QueueStarted(controller string, q *Queue)
-	// Reconciled is called after each reconcile with its duration and error.
+	// Reconciled is called after each reconcile with its duration and error
+	// (a *PanicError if it panicked).
 	Reconciled(controller string, d time.Duration, err error)
 }
 

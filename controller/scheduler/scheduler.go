@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -92,7 +93,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 				s.lg.Info("fenced out, stopping")
 				return
 			}
-			s.lg.Debug("scheduling pass failed", zap.Error(err))
+			s.lg.Error("scheduling pass failed", zap.String("reconcile_id", uuid.NewString()), zap.Error(err))
 			select {
 			case <-ctx.Done():
 				return

@@ -33,6 +33,11 @@ type Controller struct {
 	depths *queueDepths
 	// Reconciles counts reconciles by controller and result (ok, error).
 	Reconciles *prometheus.CounterVec
+	// ReconcileErrors counts failed reconciles (panics included) by
+	// controller: each is also logged at Error.
+	ReconcileErrors *prometheus.CounterVec
+	// ReconcilePanics counts reconciles that panicked, by controller.
+	ReconcilePanics *prometheus.CounterVec
 	// ReconcileSeconds is the latency of one reconcile by controller.
 	ReconcileSeconds *prometheus.HistogramVec
 	// PodsCreated counts pods created by any controller (seen in the cache).
@@ -55,6 +60,14 @@ func NewController(reg prometheus.Registerer) *Controller {
 			Namespace: Namespace, Subsystem: "controller", Name: "reconcile_total",
 			Help: "Reconciles by controller and result (ok, error).",
 		}, []string{"controller", "result"}),
+		ReconcileErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "controller", Name: "reconcile_errors_total",
+			Help: "Reconciles that failed (returned an error or panicked), by controller.",
+		}, []string{"controller"}),
+		ReconcilePanics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "controller", Name: "reconcile_panics_total",
+			Help: "Reconciles that panicked, by controller.",
+		}, []string{"controller"}),
 		ReconcileSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Subsystem: "controller", Name: "reconcile_duration_seconds",
 			Help: "Time one reconcile took, by controller.", Buckets: latencyBuckets,
@@ -72,7 +85,7 @@ func NewController(reg prometheus.Registerer) *Controller {
 			Help: "1 while this replica is the leader.",
 		}),
 	}
-	reg.MustRegister(m.Reconciles, m.ReconcileSeconds, m.PodsCreated, m.PodsBound, m.Leading, m.depths)
+	reg.MustRegister(m.Reconciles, m.ReconcileErrors, m.ReconcilePanics, m.ReconcileSeconds, m.PodsCreated, m.PodsBound, m.Leading, m.depths)
 	return m
 }
 
@@ -84,9 +97,19 @@ func (m *Controller) ObserveReconcile(controller string, d time.Duration, err er
 	result := "ok"
 	if err != nil {
 		result = "error"
+		m.ReconcileErrors.WithLabelValues(controller).Inc()
 	}
 	m.Reconciles.WithLabelValues(controller, result).Inc()
 	m.ReconcileSeconds.WithLabelValues(controller).Observe(d.Seconds())
+}
+
+// ObservePanic records that a reconcile of controller panicked (recorded
+// also, as failed, by ObserveReconcile).
+func (m *Controller) ObservePanic(controller string) {
+	if m == nil {
+		return
+	}
+	m.ReconcilePanics.WithLabelValues(controller).Inc()
 }
 
 // SetQueueDepth makes the work-queue depth gauge of controller read depth
