@@ -356,6 +356,7 @@ func (p *podWorker) sync(ctx context.Context) (done bool, next time.Time) {
 	if p.cause != causeNone {
 		p.noStart = true
 		p.stop(ctx, spec)
+		p.neverStarted()
 	} else if !p.noStart {
 		p.startContainers(ctx, pod, now)
 	}
@@ -440,6 +441,27 @@ func (p *podWorker) stop(ctx context.Context, spec *v1.PodSpec) {
 				p.lg.Warn("cannot stop container", zap.String("container", id), zap.Error(err))
 			}
 		}()
+	}
+}
+
+// neverStarted gives every container that was never created, and now never
+// will be (the pod is stopping), a final state, so that the pod can end
+// (SPEC J11, P2): without one a pod deleted, fenced or past its deadline
+// before its containers were created would stay Pending, and Terminating,
+// for good. The state is Kubernetes' for a container that was never run:
+// terminated, exit code 137, reason ContainerStatusUnknown.
+func (p *podWorker) neverStarted() {
+	for _, c := range p.ctrs {
+		if c.info != nil {
+			continue
+		}
+		now := p.clock.Now().UnixNano()
+		c.info = &runtimev1.ContainerInfo{
+			State: runtimev1.ContainerState_CONTAINER_STATE_EXITED, ExitCode: ExitCodeNeverStarted,
+			Reason: ReasonNeverStarted, FinishedAtUnixNano: now,
+			Message: "the pod was stopped (" + p.cause + ") before this container was created",
+		}
+		c.restartAt = time.Time{}
 	}
 }
 
