@@ -1,6 +1,8 @@
 package worker
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -43,5 +45,31 @@ func TestDeletedBeforeStartEndsFailed(t *testing.T) {
 		if err != nil || len(infos) != 0 {
 			t.Errorf("%s: containers created for a deleted pod: %v %v", pod.Metadata.Name, infos, err)
 		}
+	}
+}
+
+// TestRestartOverHalfCreatedContainer (SPEC N3, J11; issue 13 #1a): a
+// worker that died while creating a container, leaving its directory with
+// only config.json.tmp (as `drover dev` killed with SIGKILL did), is
+// restarted on the same data dir: the pod runs to its end instead of staying
+// ContainerCreating with "cannot start container: container not found".
+func TestRestartOverHalfCreatedContainer(t *testing.T) {
+	cli, _ := etcdtest.Start(t)
+	st := store.New(cli)
+	dataDir := t.TempDir()
+	pod := newPod("n1", "half", "echo done")
+	half := filepath.Join(dataDir, "containers", ContainerID(pod.Metadata.Uid, "main", 0))
+	if err := os.MkdirAll(half, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(half, "config.json.tmp"), []byte(`{"id":"`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	assign(t, st, pod)
+
+	w := startWorker(t, cli, "n1", dataDir, nil)
+	p := waitPhase(t, w.st, pod, PhaseSucceeded)
+	if term := p.GetStatus().GetContainerStatuses()[0].GetState().GetTerminated(); term.GetExitCode() != 0 {
+		t.Errorf("terminated: %v", term)
 	}
 }
