@@ -51,9 +51,9 @@ func TestCreateHelper(t *testing.T) {
 // a fresh Runtime over the same root, driven as a restarted worker drives
 // it (the pod's container is found by List and waited for, or, if there is
 // none, run again), reaches a defined outcome: the command ran to its end,
-// or the container exited with StartError and its command never runs
-// later. Nothing is left that cannot be removed, and no staging directory
-// survives.
+// exactly once, or (when the shim died under a live creator) the container
+// exited with StartError and its command never runs later. Nothing is
+// left that cannot be removed, and no staging directory survives.
 func TestCrashDuringCreation(t *testing.T) {
 	const (
 		started = "started" // ran to its end (exit 0)
@@ -63,11 +63,13 @@ func TestCrashDuringCreation(t *testing.T) {
 		// Nothing named by the id yet: the restarted worker runs it.
 		"staged": {started},
 		"config": {started},
-		// Created, no shim: settled as never started.
-		"renamed": {failed},
-		// The orphaned shim may win the race with the settling.
-		"shim-started": {started, failed},
-		"shim-exited":  {started, failed},
+		// Created, no shim: its command never ran, so it is removed when
+		// found, and the restarted worker runs it.
+		"renamed": {started},
+		// The orphaned shim runs it, or loses the race with the removal
+		// and never runs it: either way it runs once.
+		"shim-started": {started},
+		"shim-exited":  {started},
 		// The creator lives and records the shim's death.
 		"shim1":         {failed},
 		"shim2-locked":  {failed},

@@ -32,9 +32,12 @@ import (
 // New sweeps once no one holds its lock; the container does not exist and
 // can be run again. One that dies after step 2 leaves a directory that is
 // neither locked by a creator nor by a shim (see shimAlive), with neither
-// state.json nor exit.json: status settles it as exited with StartError
-// (settle), and a shim still on its way sees exit.json and does not start
-// the command. A shim that took the lock first runs the container as usual.
+// state.json nor exit.json: its command never ran, and status removes it
+// (settle), so that it does not exist either and is run again (a restarted
+// worker finds no container for the pod and runs it, rather than counting a
+// failure the pod did not cause). A shim still on its way then finds no
+// directory, or a new one (see creationFile), and does not start the
+// command. A shim that took the lock first runs the container as usual.
 const stagingPrefix = ".new-"
 
 // The container directory's file creationFile holds its staging name,
@@ -172,9 +175,8 @@ func sweepStaging(root string) {
 // settle decides a container that has no exit.json and no running shim:
 // if its creator still holds its directory (the shim is being started) it
 // reports false. Otherwise the creator died: unless a shim has started the
-// command meanwhile, it records the container as exited with StartError,
-// never to be started (the shim checks for exit.json once it holds its
-// lock), and reports true. Either way the caller reads the state again.
+// command meanwhile, it removes the container, which never ran, and reports
+// true. Either way true means: read the state again.
 func settle(dir string) (bool, error) {
 	d, err := lockDir(dir, unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {
@@ -188,6 +190,9 @@ func settle(dir string) (bool, error) {
 	}
 	defer d.Close()
 	lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o644)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, nil // removed meanwhile
+	}
 	if err != nil {
 		return false, err
 	}
@@ -199,15 +204,27 @@ func settle(dir string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("flock %s: %w", lock.Name(), err)
 	}
-	if startedOrSettled(dir) {
+	if !sameDir(d, dir) || startedOrSettled(dir) {
 		return true, nil
 	}
-	now := time.Now()
-	err = writeJSON(filepath.Join(dir, exitFile), exitState{
-		ExitCode: ExitCodeStartError, StartedAt: now, FinishedAt: now, Reason: ReasonStartError,
-		Message: "the container was never started: whoever created it exited before its shim ran it",
-	})
-	return err == nil, err
+	// Out of the way at once (an id is never a staging name), then gone;
+	// New sweeps what a crash here leaves.
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), stagingPrefix+"gone-")
+	if err != nil {
+		return false, err
+	}
+	if err := os.Rename(dir, filepath.Join(tmp, "c")); err != nil {
+		os.Remove(tmp)
+		return false, err
+	}
+	os.RemoveAll(tmp)
+	return true, nil
+}
+
+// sameDir reports whether the open directory d is still the one at path.
+func sameDir(d *os.File, path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && sameFile(d, fi)
 }
 
 // startedOrSettled reports whether a shim has started the container's
