@@ -103,6 +103,7 @@ type podWorker struct {
 	ctrs      []*ctr
 	startTime time.Time
 	noStart   bool
+	startDue  time.Time // when a start that failed is tried again (zero: none)
 	cause     string
 	stopSent  bool
 	written   *v1.PodStatus // last status written (built against nil)
@@ -373,6 +374,9 @@ func (p *podWorker) sync(ctx context.Context) (done bool, next time.Time) {
 			next = c.restartAt
 		}
 	}
+	if at := p.startDue; !at.IsZero() && p.cause == causeNone && !p.noStart && (next.IsZero() || at.Before(next)) {
+		next = at
+	}
 	if p.cause == causeNone && !p.startTime.IsZero() && spec.ActiveDeadlineSeconds != nil {
 		dl := p.startTime.Add(time.Duration(spec.GetActiveDeadlineSeconds()) * time.Second)
 		if next.IsZero() || dl.Before(next) {
@@ -471,6 +475,7 @@ func (p *podWorker) neverStarted() {
 func (p *podWorker) startContainers(ctx context.Context, pod *v1.Pod, now time.Time) {
 	onFailure := pod.GetSpec().GetRestartPolicy() == "OnFailure"
 	always := pod.GetSpec().GetRestartPolicy() == "Always"
+	p.startDue = time.Time{}
 	for _, c := range p.ctrs {
 		switch {
 		case c.info == nil:
@@ -519,7 +524,10 @@ func (p *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr, attempt int)
 		return
 	}
 	if err != nil {
-		p.lg.Warn("cannot start container", zap.String("container", c.spec.GetName()), zap.Error(err))
+		// Try again: nothing else may wake this pod worker, and a pod
+		// left ContainerCreating never ends (issue 13 #1).
+		p.lg.Warn("cannot start container; will try again", zap.String("container", c.spec.GetName()), zap.Error(err))
+		p.startDue = p.clock.Now().Add(statusRetry)
 		return
 	}
 	if attempt > 0 {

@@ -1,15 +1,21 @@
 package worker
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/drover-dev/drover/internal/etcdtest"
+	runtimev1 "github.com/drover-dev/drover/pkg/api/drover/runtime/v1"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/store"
+	"github.com/drover-dev/drover/worker/runtime"
+	"github.com/drover-dev/drover/worker/runtime/process"
 )
 
 // TestDeletedBeforeStartEndsFailed (SPEC J11, P2; issue 13 #1b): a pod
@@ -72,4 +78,42 @@ func TestRestartOverHalfCreatedContainer(t *testing.T) {
 	if term := p.GetStatus().GetContainerStatuses()[0].GetState().GetTerminated(); term.GetExitCode() != 0 {
 		t.Errorf("terminated: %v", term)
 	}
+}
+
+// flakyRun is a Backend whose first failures calls of Run fail (a runtime
+// that hiccups), as a fake over a real one.
+type flakyRun struct {
+	runtime.Backend
+	mu       sync.Mutex
+	failures int
+}
+
+var _ runtime.Backend = (*flakyRun)(nil)
+
+func (f *flakyRun) Run(ctx context.Context, cfg *runtimev1.ContainerConfig) (*runtimev1.ContainerInfo, error) {
+	f.mu.Lock()
+	fail := f.failures > 0
+	f.failures--
+	f.mu.Unlock()
+	if fail {
+		return nil, errors.New("flaky: runtime unavailable")
+	}
+	return f.Backend.Run(ctx, cfg)
+}
+
+// TestFailedStartIsRetried (issue 13 #1; SPEC P2): a container start that
+// fails (the runtime did not answer) is tried again, instead of leaving the
+// pod ContainerCreating until something else wakes its worker.
+func TestFailedStartIsRetried(t *testing.T) {
+	cli, _ := etcdtest.Start(t)
+	dataDir := t.TempDir()
+	proc, err := process.New(process.Config{Root: filepath.Join(dataDir, "containers")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flaky := &flakyRun{Backend: proc, failures: 2}
+	w := startWorker(t, cli, "n1", dataDir, func(c *Config) { c.Runtime, c.RuntimeName = flaky, process.Name })
+	pod := newPod("n1", "flaky", "echo done")
+	assign(t, w.st, pod)
+	waitPhase(t, w.st, pod, PhaseSucceeded)
 }
