@@ -182,8 +182,10 @@ func TestDevKilledDuringContainerCreation(t *testing.T) {
 	}
 	t.Logf("status after two kills: succeeded %d, failed %d", st.GetSucceeded(), st.GetFailed())
 	for _, p := range []string{"dev-2", "dev-3"} {
-		if c.proc(p).logContains("cannot start container") {
-			t.Errorf("%s logged that it cannot start a container", p)
+		// The symptom of the issue: the id taken by a half-created
+		// container that the runtime cannot find.
+		if c.proc(p).logContains("runtime: container not found") {
+			t.Errorf("%s logged that a container it could not start was not found", p)
 		}
 	}
 }
