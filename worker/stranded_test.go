@@ -117,3 +117,33 @@ func TestFailedStartIsRetried(t *testing.T) {
 	assign(t, w.st, pod)
 	waitPhase(t, w.st, pod, PhaseSucceeded)
 }
+
+// TestFencedBeforeStartEndsFailed (issue 13 #1; SPEC N4, J11): a pod whose
+// container was never created when its node fenced ends Failed with reason
+// NodeFenced (and DisruptionTarget), so that its Job replaces it, instead
+// of staying Pending for good.
+func TestFencedBeforeStartEndsFailed(t *testing.T) {
+	cli, _ := etcdtest.Start(t)
+	dataDir := t.TempDir()
+	proc, err := process.New(process.Config{Root: filepath.Join(dataDir, "containers")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := &flakyRun{Backend: proc, failures: 1 << 30} // never starts anything
+	w := startWorker(t, cli, "n1", dataDir, func(c *Config) { c.Runtime, c.RuntimeName = down, process.Name })
+	pod := newPod("n1", "fenced", "echo done")
+	assign(t, w.st, pod)
+	eventually(t, "the pod's worker", func() bool {
+		w.pods.mu.Lock()
+		defer w.pods.mu.Unlock()
+		return w.pods.pods[pod.Metadata.Uid] != nil
+	})
+	w.pods.fence(testCtx(t))
+	p := waitPhase(t, w.st, pod, PhaseFailed)
+	if p.GetStatus().GetReason() != ReasonNodeFenced {
+		t.Errorf("reason %q, want %s", p.GetStatus().GetReason(), ReasonNodeFenced)
+	}
+	if term := p.GetStatus().GetContainerStatuses()[0].GetState().GetTerminated(); term.GetReason() != ReasonNeverStarted {
+		t.Errorf("container: %v", term)
+	}
+}
