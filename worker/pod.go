@@ -103,6 +103,7 @@ type podWorker struct {
 	ctrs      []*ctr
 	startTime time.Time
 	noStart   bool
+	startDue  time.Time // when a start that failed is tried again (zero: none)
 	cause     string
 	stopSent  bool
 	written   *v1.PodStatus // last status written (built against nil)
@@ -356,6 +357,7 @@ func (p *podWorker) sync(ctx context.Context) (done bool, next time.Time) {
 	if p.cause != causeNone {
 		p.noStart = true
 		p.stop(ctx, spec)
+		p.neverStarted()
 	} else if !p.noStart {
 		p.startContainers(ctx, pod, now)
 	}
@@ -371,6 +373,9 @@ func (p *podWorker) sync(ctx context.Context) (done bool, next time.Time) {
 		if !c.restartAt.IsZero() && (next.IsZero() || c.restartAt.Before(next)) {
 			next = c.restartAt
 		}
+	}
+	if at := p.startDue; !at.IsZero() && p.cause == causeNone && !p.noStart && (next.IsZero() || at.Before(next)) {
+		next = at
 	}
 	if p.cause == causeNone && !p.startTime.IsZero() && spec.ActiveDeadlineSeconds != nil {
 		dl := p.startTime.Add(time.Duration(spec.GetActiveDeadlineSeconds()) * time.Second)
@@ -443,12 +448,34 @@ func (p *podWorker) stop(ctx context.Context, spec *v1.PodSpec) {
 	}
 }
 
+// neverStarted gives every container that was never created, and now never
+// will be (the pod is stopping), a final state, so that the pod can end
+// (SPEC J11, P2): without one a pod deleted, fenced or past its deadline
+// before its containers were created would stay Pending, and Terminating,
+// for good. The state is Kubernetes' for a container that was never run:
+// terminated, exit code 137, reason ContainerStatusUnknown.
+func (p *podWorker) neverStarted() {
+	for _, c := range p.ctrs {
+		if c.info != nil {
+			continue
+		}
+		now := p.clock.Now().UnixNano()
+		c.info = &runtimev1.ContainerInfo{
+			State: runtimev1.ContainerState_CONTAINER_STATE_EXITED, ExitCode: ExitCodeNeverStarted,
+			Reason: ReasonNeverStarted, FinishedAtUnixNano: now,
+			Message: "the pod was stopped (" + p.cause + ") before this container was created",
+		}
+		c.restartAt = time.Time{}
+	}
+}
+
 // startContainers starts the containers that have not run yet, and restarts
 // exited ones whose backoff has passed: failed ones with restartPolicy
 // OnFailure, every one with Always (DaemonSet pods, SPEC D1).
 func (p *podWorker) startContainers(ctx context.Context, pod *v1.Pod, now time.Time) {
 	onFailure := pod.GetSpec().GetRestartPolicy() == "OnFailure"
 	always := pod.GetSpec().GetRestartPolicy() == "Always"
+	p.startDue = time.Time{}
 	for _, c := range p.ctrs {
 		switch {
 		case c.info == nil:
@@ -497,7 +524,10 @@ func (p *podWorker) start(ctx context.Context, pod *v1.Pod, c *ctr, attempt int)
 		return
 	}
 	if err != nil {
-		p.lg.Warn("cannot start container", zap.String("container", c.spec.GetName()), zap.Error(err))
+		// Try again: nothing else may wake this pod worker, and a pod
+		// left ContainerCreating never ends (issue 13 #1).
+		p.lg.Warn("cannot start container; will try again", zap.String("container", c.spec.GetName()), zap.Error(err))
+		p.startDue = p.clock.Now().Add(statusRetry)
 		return
 	}
 	if attempt > 0 {

@@ -43,6 +43,13 @@ const (
 	ConditionDisruption    = "DisruptionTarget"
 )
 
+// A container that was never created because its pod stopped first ends
+// with Kubernetes' state for it (see podWorker.neverStarted).
+const (
+	ReasonNeverStarted   = "ContainerStatusUnknown"
+	ExitCodeNeverStarted = 137
+)
+
 // IsTerminal reports whether phase is Succeeded or Failed.
 func IsTerminal(phase string) bool { return phase == PhaseSucceeded || phase == PhaseFailed }
 
@@ -156,8 +163,12 @@ func terminated(runtime string, info *runtimev1.ContainerInfo) *v1.ContainerStat
 	}}
 }
 
-// containerURI is a container id as Kubernetes shows it: "<runtime>://<id>".
+// containerURI is a container id as Kubernetes shows it: "<runtime>://<id>";
+// empty for a container that was never created.
 func containerURI(runtime, id string) string {
+	if id == "" {
+		return ""
+	}
 	if runtime == "" {
 		runtime = "process"
 	}

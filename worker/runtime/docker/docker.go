@@ -102,8 +102,11 @@ type Runtime struct {
 	// failed holds containers that could not be created (no such image):
 	// the engine has no record of them.
 	failed map[string]*runtimev1.ContainerInfo
-	fence  clock.Timer
-	closed bool
+	// starting holds the ids this Runtime has created and not yet started
+	// (see abandoned).
+	starting map[string]int
+	fence    clock.Timer
+	closed   bool
 }
 
 var _ runtime.Backend = (*Runtime)(nil)
@@ -229,6 +232,8 @@ func (r *Runtime) Run(ctx context.Context, cfg *runtimev1.ContainerConfig) (*run
 	if r.cfg.PIDContainer != "" {
 		body.HostConfig.PidMode = "container:" + r.cfg.PIDContainer
 	}
+	r.setStarting(id, 1)
+	defer r.setStarting(id, -1)
 	err = r.e.call(ctx, http.MethodPost, "/containers/create", url.Values{"name": {name}}, body, nil)
 	switch {
 	case statusOf(err) == http.StatusConflict:
@@ -291,7 +296,43 @@ func (r *Runtime) Status(ctx context.Context, id string) (*runtimev1.ContainerIn
 	if in.Config.Labels[LabelScope] != r.cfg.Scope {
 		return nil, fmt.Errorf("container %s (another scope): %w", id, runtime.ErrNotFound)
 	}
-	return infoOf(id, &in), nil
+	info := infoOf(id, &in)
+	if info.GetState() == runtimev1.ContainerState_CONTAINER_STATE_CREATED && !r.isStarting(id) {
+		return nil, r.abandoned(ctx, id, name)
+	}
+	return info, nil
+}
+
+func (r *Runtime) setStarting(id string, delta int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.starting == nil {
+		r.starting = map[string]int{}
+	}
+	if r.starting[id] += delta; r.starting[id] <= 0 {
+		delete(r.starting, id)
+	}
+}
+
+func (r *Runtime) isStarting(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.starting[id] > 0
+}
+
+// abandoned removes a container that was created and never started by a
+// Runtime of this scope that is gone (a worker that died between create
+// and start; issue 13 #1), and returns ErrNotFound: it never ran, so it is
+// as if it had never been created, and the worker runs it again. Left
+// alone it would read as created for good: never started, never exited,
+// and never removable.
+func (r *Runtime) abandoned(ctx context.Context, id, name string) error {
+	err := r.e.call(ctx, http.MethodDelete, "/containers/"+name, url.Values{"v": {"1"}, "force": {"1"}}, nil, nil)
+	if err != nil && statusOf(err) != http.StatusNotFound {
+		return fmt.Errorf("docker: remove abandoned %s: %w", id, err)
+	}
+	r.lg.Info("removed a container created but never started", zap.String("container", id))
+	return fmt.Errorf("container %s: %w", id, runtime.ErrNotFound)
 }
 
 func (r *Runtime) failedInfo(id string) *runtimev1.ContainerInfo {

@@ -73,6 +73,7 @@ func New(cfg Config) (*Runtime, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("process: %w", err)
 	}
+	sweepStaging(root)
 	shim := cfg.ShimCommand
 	if len(shim) == 0 {
 		shim = []string{"/proc/self/exe", ShimArg}
@@ -115,15 +116,16 @@ func (r *Runtime) Run(ctx context.Context, cfg *runtimev1.ContainerConfig) (*run
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Mkdir(dir, 0o755); errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("container %s: %w", cfg.GetId(), runtime.ErrAlreadyExists)
-	} else if err != nil {
-		return nil, fmt.Errorf("process: run: %w", err)
+	// The directory appears complete and locked; see create.go.
+	created, err := r.create(dir, cfg)
+	if err != nil {
+		return nil, err
 	}
 	if err := r.start(ctx, dir, cfg); err != nil {
 		// Record why, so that the container reads as exited, not as lost.
 		recordStartError(dir, time.Now(), err)
 	}
+	created.Close()
 	return r.Status(ctx, cfg.GetId())
 }
 
@@ -144,17 +146,20 @@ func (r *Runtime) start(ctx context.Context, dir string, cfg *runtimev1.Containe
 	cmd := exec.Command(r.shim[0], append(r.shim[1:], dir)...)
 	cmd.Env = append(os.Environ(), r.logEnv...)
 	cmd.ExtraFiles = []*os.File{readyW}
+	cmd.Env = append(cmd.Env, creationEnvOf(dir)...)
 	err = cmd.Start()
 	readyW.Close()
 	if err != nil {
 		return fmt.Errorf("start shim: %w", err)
 	}
+	crashPoint("shim-started")
 	// Stage 1 exits as soon as it has started stage 2.
 	if err := cmd.Wait(); err != nil {
 		var msg ready
 		json.NewDecoder(readyR).Decode(&msg)
 		return fmt.Errorf("shim: %v %s", err, msg.Error)
 	}
+	crashPoint("shim-exited")
 	if dl, ok := ctx.Deadline(); ok {
 		readyR.SetReadDeadline(dl)
 	}
@@ -176,6 +181,12 @@ func (r *Runtime) Status(_ context.Context, id string) (*runtimev1.ContainerInfo
 
 // status returns the container's info and, while it runs, its shim's pid.
 func (r *Runtime) status(id string) (*runtimev1.ContainerInfo, int, error) {
+	return r.statusOnce(id, false)
+}
+
+// statusOnce is status; settledAgain says that settle has just decided the
+// container, so it is read once more, not settled again.
+func (r *Runtime) statusOnce(id string, settledAgain bool) (*runtimev1.ContainerInfo, int, error) {
 	dir, err := r.dir(id)
 	if err != nil {
 		return nil, 0, err
@@ -224,23 +235,26 @@ func (r *Runtime) status(id string) (*runtimev1.ContainerInfo, int, error) {
 			return info, st.ShimPid, nil
 		}
 	}
-	if st.Pid == 0 && time.Since(dirTime(dir)) < 10*time.Second {
-		// Being started by a Run that has not finished yet.
-		return info, 0, nil
+	if st.Pid == 0 {
+		// Not started: being started, or abandoned by its creator
+		// (see create.go).
+		if settledAgain {
+			return info, 0, nil
+		}
+		settled, err := settle(dir)
+		if err != nil {
+			return nil, 0, fmt.Errorf("process: status: %w", err)
+		}
+		if !settled {
+			return info, 0, nil
+		}
+		return r.statusOnce(id, true)
 	}
 	info.State = runtimev1.ContainerState_CONTAINER_STATE_EXITED
 	info.ExitCode = ExitCodeUnknown
 	info.Reason = ReasonUnknown
 	info.Message = "the container's shim is gone and did not record an exit"
 	return info, 0, nil
-}
-
-func dirTime(dir string) time.Time {
-	fi, err := os.Stat(filepath.Join(dir, configFile))
-	if err != nil {
-		return time.Time{}
-	}
-	return fi.ModTime()
 }
 
 func unixNano(t time.Time) int64 {

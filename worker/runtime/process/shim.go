@@ -68,6 +68,7 @@ func shimStage1(dir string) int {
 	if err != nil {
 		return fail(fmt.Errorf("shim: %w", err))
 	}
+	crashPoint("shim1")
 	start := func(newUTS bool) error {
 		cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
 		cmd.Env = append(os.Environ(), stageEnv+"=2")
@@ -117,6 +118,13 @@ func shimStage2(dir string) int {
 	defer lock.Close()
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
 		report(fmt.Errorf("shim: lock: %w", err))
+		return 1
+	}
+	crashPoint("shim2-locked")
+	if why := shimMayStart(dir); why != "" {
+		// Settled while this shim was on its way (its creator died), or
+		// run by another shim: never start the command (see create.go).
+		report(errors.New("shim: " + why))
 		return 1
 	}
 	// Signals sent to the shim (there should be none: it has its own
@@ -171,6 +179,7 @@ func shimStage2(dir string) int {
 	}
 	copied := copyLog(outR, logw)
 	pid := cmd.Process.Pid
+	crashPoint("shim2-started")
 	st := startState{Pid: pid, ShimPid: os.Getpid(), StartedAt: startedAt}
 	if err := writeJSON(filepath.Join(dir, stateFile), st); err != nil {
 		unix.Kill(-pid, unix.SIGKILL)

@@ -20,6 +20,7 @@ import (
 // new runtime over the same root finds every container:
 //
 //	config.json  the ContainerConfig (protojson), written before the shim starts
+//	creation     the name the directory was built under (see create.go)
 //	shim.lock    flock'd (exclusive) by the shim for its whole life
 //	state.json   {pid, shimPid, startedAt}, written once the command runs
 //	pid          the command's pid, for people
