@@ -122,6 +122,20 @@ func (h *heartbeat) callTimeout() time.Duration {
 	return min(max(h.interval, time.Second), 5*time.Second)
 }
 
+// renewTimeout bounds one renewal: callTimeout, or half the time left
+// before the fence deadline when that is longer. A renewal cut at 1 s (a
+// 1 s heartbeat) on a starved machine, whose etcd answers in 1-2 s, failed
+// every time and fenced a healthy node though etcd would have renewed its
+// lease (SPEC W4, issue 13 #12: 20 fences of 50 hollow nodes at load 18
+// with a 40 s lease); a late answer is still a renewal. Half the time left
+// leaves the other half for retries, on other streams and members.
+func (h *heartbeat) renewTimeout() time.Duration {
+	h.mu.Lock()
+	deadline := h.deadline
+	h.mu.Unlock()
+	return max(h.callTimeout(), deadline.Sub(h.clock.Now())/2)
+}
+
 // run renews (or obtains) the lease until ctx ends, then returns nil.
 func (h *heartbeat) run(ctx context.Context) error {
 	if c, ok := h.leases.(interface{ Close() }); ok {
@@ -187,19 +201,22 @@ func (h *heartbeat) call(ctx context.Context, fn func(context.Context) error) er
 }
 
 // registerLease grants a new lease, arms the runtime fence and registers the
-// node under it.
+// node under it. Each step has a callTimeout of its own: the registration is
+// several etcd round trips, which one call's time did not cover on a slow
+// etcd ("register node: store: get: context deadline exceeded", W4).
 func (h *heartbeat) registerLease(ctx context.Context) (clientv3.LeaseID, error) {
-	cctx, cancel := context.WithTimeout(ctx, h.callTimeout())
-	defer cancel()
-	resp, err := h.leases.Grant(cctx, int64(h.ttl/time.Second))
-	if err != nil {
+	var resp *clientv3.LeaseGrantResponse
+	if err := h.call(ctx, func(ctx context.Context) (err error) {
+		resp, err = h.leases.Grant(ctx, int64(h.ttl/time.Second))
+		return err
+	}); err != nil {
 		return 0, err
 	}
 	// Arm the dead-man switch before any pod can start under this lease.
-	if err := h.arm(cctx, h.ttl-FenceMargin(h.ttl)); err != nil {
+	if err := h.call(ctx, func(ctx context.Context) error { return h.arm(ctx, h.ttl-FenceMargin(h.ttl)) }); err != nil {
 		return 0, err
 	}
-	if err := h.register(cctx, resp.ID); err != nil {
+	if err := h.call(ctx, func(ctx context.Context) error { return h.register(ctx, resp.ID) }); err != nil {
 		return 0, err
 	}
 	h.lg.Info("registered", zap.Int64("lease_id", int64(resp.ID)), zap.Int64("ttl_seconds", resp.TTL))
@@ -208,7 +225,7 @@ func (h *heartbeat) registerLease(ctx context.Context) (clientv3.LeaseID, error)
 }
 
 func (h *heartbeat) renew(ctx context.Context, lease clientv3.LeaseID) error {
-	cctx, cancel := context.WithTimeout(ctx, h.callTimeout())
+	cctx, cancel := context.WithTimeout(ctx, h.renewTimeout())
 	defer cancel()
 	resp, err := h.leases.KeepAliveOnce(cctx, lease)
 	if err != nil {
