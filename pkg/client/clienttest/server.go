@@ -63,6 +63,7 @@ type Server struct {
 	history []change
 	changed chan struct{}
 	logs    map[string][]byte
+	logErrs map[string]error
 	fail    map[string][]error
 	calls   map[string]int
 	leader  string
@@ -93,6 +94,7 @@ func Start() (*Server, error) {
 		objs:    map[kind]map[string]object{kindJob: {}, kindPod: {}, kindNode: {}, kindEvent: {}, kindCronJob: {}, kindDaemonSet: {}},
 		changed: make(chan struct{}),
 		logs:    map[string][]byte{},
+		logErrs: map[string]error{},
 		fail:    map[string][]error{},
 		calls:   map[string]int{},
 		leader:  "controller-0",
@@ -203,6 +205,15 @@ func (s *Server) SetLogs(ns, pod, container string, data string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.logs[key(ns, pod)+"/"+container] = []byte(data)
+}
+
+// SetLogsError makes PodLogs of a pod (any container) fail with err, as
+// the real server does when the pod's node or containers are gone.
+func (s *Server) SetLogsError(ns, pod string, err error) {
+	ns = defaultNS(ns)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logErrs[key(ns, pod)] = err
 }
 
 // Job returns the stored Job, or nil.
@@ -599,7 +610,11 @@ func (s *Server) PodLogs(req *v1.PodLogsRequest, stream grpc.ServerStreamingServ
 	}
 	s.mu.Lock()
 	data := s.logs[key(req.GetNamespace(), req.GetName())+"/"+req.GetContainer()]
+	lerr := s.logErrs[key(req.GetNamespace(), req.GetName())]
 	s.mu.Unlock()
+	if lerr != nil {
+		return lerr
+	}
 	if n := req.GetTailLines(); n > 0 {
 		data = tail(data, int(n))
 	}
