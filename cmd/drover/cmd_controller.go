@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/drover-dev/drover/controller"
+	"github.com/drover-dev/drover/controller/apiserver"
 	"github.com/drover-dev/drover/internal/metrics"
 )
 
@@ -15,6 +17,7 @@ func init() {
 		endpoints, listen, identity, logLevel string
 		electionTTL                           time.Duration
 		cronMinute                            time.Duration
+		watchBuffer                           int
 		observe                               observeFlags
 	)
 	cmd := &cobra.Command{
@@ -42,8 +45,11 @@ over at once.`,
 			}
 			defer cli.Close()
 			reg := metrics.NewRegistry()
+			if watchBuffer < apiserver.MinWatchBuffer {
+				return fmt.Errorf("--watch-buffer must be at least %d (the most changes one store transaction makes), not %d", apiserver.MinWatchBuffer, watchBuffer)
+			}
 			c, err := controller.New(controller.Config{Etcd: cli, Listen: listen, Identity: identity, ElectionTTL: electionTTL, Logger: lg, CronMinute: cronMinute,
-				Metrics: metrics.NewController(reg)})
+				Metrics: metrics.NewController(reg), WatchBuffer: watchBuffer})
 			if err != nil {
 				return err
 			}
@@ -64,6 +70,7 @@ over at once.`,
 	f.StringVar(&identity, "identity", "", "this replica's name in the election (default hostname-pid)")
 	f.DurationVar(&electionTTL, "election-ttl", controller.DefaultElectionTTL, "leader election session TTL: a dead leader is replaced within it")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.IntVar(&watchBuffer, "watch-buffer", apiserver.DefaultWatchBuffer, "changes a watch stream holds for a client that does not read them; a client further behind has its stream ended (ResourceExhausted) and must watch again from its last resourceVersion, which the SDK does (at least "+fmt.Sprint(apiserver.MinWatchBuffer)+")")
 	addCronMinuteFlag(cmd, &cronMinute)
 	observe.register(f)
 	rootCmd.AddCommand(cmd)

@@ -33,7 +33,7 @@ func (s *Server) ListPods(ctx context.Context, req *v1.ListPodsRequest) (*v1.Lis
 
 // WatchPods streams pod changes.
 func (s *Server) WatchPods(req *v1.WatchPodsRequest, srv v1.DroverService_WatchPodsServer) error {
-	return watchKind(srv.Context(), s.st.Pods(), req.GetNamespace(), req.GetOptions(), func(typ string, p *v1.Pod) error {
+	return watchKind(srv.Context(), s, s.st.Pods(), req.GetNamespace(), req.GetOptions(), func(typ string, p *v1.Pod) error {
 		return srv.Send(&v1.WatchPodsResponse{Type: typ, Object: p})
 	})
 }
