@@ -8,8 +8,10 @@ import (
 
 	"go.uber.org/zap"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/labels"
@@ -69,21 +71,23 @@ func tooFarBehind(buffer int) error {
 	return st.Err()
 }
 
-// watchKind streams a kind's changes to send. Without a resourceVersion it
-// first sends every current object as ADDED, read in pages of
-// watchListPage at one revision, then changes after that snapshot; with
-// one, changes after it (exclusive). A compacted resourceVersion is
-// OutOfRange.
+// watchKind streams a kind's changes on srv, each as the message msg makes.
+// Without a resourceVersion it first sends every current object as ADDED,
+// read in pages of watchListPage at one revision, then changes after that
+// snapshot; with one, changes after it (exclusive). A compacted
+// resourceVersion is OutOfRange.
 //
-// The changes read from the store wait in a buffer of s.watchBuffer for
-// send, which blocks while the client does not read (gRPC flow control).
-// When the buffer is full the store watch is stopped at once, so that
-// nothing piles up behind it; the changes buffered are still sent, and the
-// stream ends with ResourceExhausted (ReasonWatchTooFarBehind) when the
-// client reads again. So a client that does not read holds at most one
-// page, or the buffer, on the server (SPEC B1); gRPC's flow control bounds
-// what is queued below send.
-func watchKind[T store.Object](ctx context.Context, s *Server, k store.Kind[T], ns string, opts *v1.ListOptions, send func(typ string, obj T) error) error {
+// The changes read from the store wait, already encoded for the wire (a
+// few hundred bytes each, not the decoded object), in a buffer of
+// s.watchBuffer for the sender, which blocks while the client does not
+// read (gRPC flow control). When the buffer is full the store watch is
+// stopped at once, so that nothing piles up behind it; the changes
+// buffered are still sent, and the stream ends with ResourceExhausted
+// (ReasonWatchTooFarBehind) when the client reads again. So a client that
+// does not read holds at most one list page, or the buffer, on the server
+// (SPEC B1); gRPC's flow control bounds what is queued below SendMsg.
+func watchKind[T store.Object](s *Server, srv grpc.ServerStream, k store.Kind[T], ns string, opts *v1.ListOptions, msg func(typ string, obj T) proto.Message) error {
+	ctx := srv.Context()
 	sel, err := selectorOf(opts)
 	if err != nil {
 		return err
@@ -93,22 +97,32 @@ func watchKind[T store.Object](ctx context.Context, s *Server, k store.Kind[T], 
 		if from, err = strconv.ParseInt(rv, 10, 64); err != nil || from < 0 {
 			return invalid("options.resourceVersion", "must be a revision number")
 		}
-	} else if from, err = sendList(ctx, k, ns, sel, send); err != nil {
+	} else if from, err = sendList(ctx, k, ns, sel, func(obj T) error { return srv.SendMsg(msg(string(store.Added), obj)) }); err != nil {
 		return err
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch, werr := k.Watch(wctx, ns, from)
-	buf := make(chan store.WatchEvent[T], s.watchBuffer)
-	behind := false // written before buf is closed
+	buf := make(chan *grpc.PreparedMsg, s.watchBuffer)
+	var rerr error // the reader's: set before buf is closed
+	behind := false
 	go func() {
 		defer close(buf)
+		defer func() {
+			for range ch { // drop what the store read ahead; it stops now
+			}
+		}()
 		for ev := range ch {
 			if !sel.Matches(ev.Object.GetMetadata().GetLabels()) {
 				continue
 			}
+			pm := new(grpc.PreparedMsg)
+			if rerr = pm.Encode(srv, msg(string(ev.Type), ev.Object)); rerr != nil {
+				cancel()
+				return
+			}
 			select {
-			case buf <- ev:
+			case buf <- pm:
 			default:
 				behind = true
 				cancel() // stop reading the store: nothing more is held
@@ -118,8 +132,8 @@ func watchKind[T store.Object](ctx context.Context, s *Server, k store.Kind[T], 
 			}
 		}
 	}()
-	for ev := range buf {
-		if err := send(string(ev.Type), ev.Object); err != nil {
+	for pm := range buf {
+		if err := srv.SendMsg(pm); err != nil {
 			cancel()
 			for range buf { // until the reader has stopped
 			}
@@ -128,22 +142,23 @@ func watchKind[T store.Object](ctx context.Context, s *Server, k store.Kind[T], 
 		}
 	}
 	err = werr()
-	if behind {
+	switch {
+	case behind:
 		return tooFarBehind(s.watchBuffer)
-	}
-	if err != nil {
-		if errors.Is(err, store.ErrCompacted) {
-			return status.Errorf(codes.OutOfRange, "resourceVersion %s is too old (compacted): list again and watch from the list's resourceVersion", opts.GetResourceVersion())
-		}
+	case rerr != nil:
+		return toStatus(rerr)
+	case errors.Is(err, store.ErrCompacted):
+		return status.Errorf(codes.OutOfRange, "resourceVersion %s is too old (compacted): list again and watch from the list's resourceVersion", opts.GetResourceVersion())
+	case err != nil:
 		return toStatus(err)
 	}
 	return toStatus(ctx.Err())
 }
 
-// sendList sends the objects of a kind matching sel as ADDED, reading them
-// a page at a time at one revision, which it returns: a client that does
-// not read holds one page on the server, not the whole list.
-func sendList[T store.Object](ctx context.Context, k store.Kind[T], ns string, sel labels.Selector, send func(typ string, obj T) error) (int64, error) {
+// sendList sends the objects of a kind matching sel, reading them a page at
+// a time at one revision, which it returns: a client that does not read
+// holds one page on the server, not the whole list.
+func sendList[T store.Object](ctx context.Context, k store.Kind[T], ns string, sel labels.Selector, send func(obj T) error) (int64, error) {
 	key, rev := "", int64(0)
 	for {
 		items, r, more, err := k.ListPage(ctx, ns, watchListPage, key, rev)
@@ -158,7 +173,7 @@ func sendList[T store.Object](ctx context.Context, k store.Kind[T], ns string, s
 		}
 		for _, it := range items {
 			if sel.Matches(it.GetMetadata().GetLabels()) {
-				if err := send(string(store.Added), it); err != nil {
+				if err := send(it); err != nil {
 					return 0, err
 				}
 			}

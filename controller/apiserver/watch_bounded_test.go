@@ -145,10 +145,10 @@ func TestWatchersThatDoNotReadStayBounded(t *testing.T) {
 		runtime.KeepAlive(l)
 		return (after - before) / uint64(len(l))
 	}()
-	objSize := perObj + uint64(proto.Size(all[0]))
-	// Per stream: the buffer (or one list page, smaller), the store
-	// watch's channel, gRPC's write quota and the client's window.
-	perStream := (uint64(MinWatchBuffer)+64)*objSize + 4*window
+	// Per stream: one page of the initial list, decoded, or the buffer of
+	// encoded messages; gRPC's write quota and the client's window.
+	msgSize := uint64(proto.Size(all[0])) + 256
+	perStream := max(watchListPage*perObj, uint64(MinWatchBuffer)*msgSize) + 4*window
 	base := heapInuse()
 	bound := func(extra uint64) uint64 { return base + watchers*perStream*3/2 + extra + 16<<20 }
 	t.Logf("job: %d bytes decoded, %d bytes as a message; per stream bound %d KiB; base heap %d MiB",
