@@ -3,7 +3,8 @@
 // Jobs, CronJobs, DaemonSets, pods, nodes, events and pod logs in maps with
 // a revision counter, serves lists (label selectors, paging) and watches
 // (from a revision or from now), validates created objects with package
-// validation, and can be told to fail the next calls of a method. It is not
+// validation, and can be told to fail the next calls of a method or to end
+// the open watches (EndWatches). It is not
 // a model of the real server's behaviour beyond that.
 package clienttest
 
@@ -68,6 +69,9 @@ type Server struct {
 	calls   map[string]int
 	leader  string
 	uid     int
+	// endGen counts EndWatches calls; endErr is the last one's error.
+	endGen int
+	endErr error
 	grpc    *grpc.Server
 	done    chan struct{}
 }
@@ -216,6 +220,19 @@ func (s *Server) SetLogsError(ns, pod string, err error) {
 	s.logErrs[key(ns, pod)] = err
 }
 
+// EndWatches ends every watch stream open now with err, once each has sent
+// the changes made before the call, as the real server ends a stream whose
+// client fell too far behind (ResourceExhausted, reason
+// WATCH_TOO_FAR_BEHIND). Streams opened afterwards are not affected.
+func (s *Server) EndWatches(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.endGen++
+	s.endErr = err
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
 // Job returns the stored Job, or nil.
 func (s *Server) Job(ns, name string) *v1.Job {
 	ns = defaultNS(ns)
@@ -304,6 +321,9 @@ func (s *Server) watch(ctx context.Context, k kind, ns string, opts *v1.ListOpti
 	match := func(o object) bool {
 		return (ns == "" || o.GetMetadata().GetNamespace() == ns) && sel.Matches(o.GetMetadata().GetLabels())
 	}
+	s.mu.Lock()
+	gen := s.endGen
+	s.mu.Unlock()
 	var from int64
 	if rv := opts.GetResourceVersion(); rv != "" {
 		if from, err = strconv.ParseInt(rv, 10, 64); err != nil {
@@ -333,11 +353,15 @@ func (s *Server) watch(ctx context.Context, k kind, ns string, opts *v1.ListOpti
 		}
 		from = s.rev
 		wake := s.changed
+		endGen, endErr := s.endGen, s.endErr
 		s.mu.Unlock()
 		for _, c := range pending {
 			if err := send(c.typ, proto.Clone(c.obj).(object)); err != nil {
 				return err
 			}
+		}
+		if endGen != gen {
+			return endErr
 		}
 		select {
 		case <-ctx.Done():
