@@ -4,8 +4,8 @@
 // a revision counter, serves lists (label selectors, paging) and watches
 // (from a revision or from now), validates created objects with package
 // validation, and can be told to fail the next calls of a method or to end
-// the open watches (EndWatches). It is not
-// a model of the real server's behaviour beyond that.
+// the open watches (EndWatches). It is not a model of the real server's
+// behaviour beyond that.
 package clienttest
 
 import (
@@ -69,11 +69,12 @@ type Server struct {
 	calls   map[string]int
 	leader  string
 	uid     int
+	grpc    *grpc.Server
+	done    chan struct{}
+
 	// endGen counts EndWatches calls; endErr is the last one's error.
 	endGen int
 	endErr error
-	grpc    *grpc.Server
-	done    chan struct{}
 }
 
 // NewServer starts a fake server and stops it when the test ends.
