@@ -148,7 +148,7 @@ func watchKind[T store.Object](s *Server, srv grpc.ServerStream, k store.Kind[T]
 	case rerr != nil:
 		return toStatus(rerr)
 	case errors.Is(err, store.ErrCompacted):
-		return status.Errorf(codes.OutOfRange, "resourceVersion %s is too old (compacted): list again and watch from the list's resourceVersion", opts.GetResourceVersion())
+		return status.Errorf(codes.OutOfRange, "resourceVersion %d is too old (compacted): list again and watch from the list's resourceVersion", from)
 	case err != nil:
 		return toStatus(err)
 	}
