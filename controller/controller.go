@@ -62,6 +62,10 @@ type Config struct {
 	// Metrics, if set, receives reconcile counts and latencies, work-queue
 	// depths, and pods created and bound (observed in the leader's cache).
 	Metrics *metrics.Controller
+	// WatchBuffer is how many changes a watch stream holds for a client
+	// that does not read them before ending it (SPEC B1); 0 means
+	// apiserver.DefaultWatchBuffer (drover controller --watch-buffer).
+	WatchBuffer int
 }
 
 // Controller is one replica.
@@ -104,7 +108,7 @@ func New(cfg Config) (*Controller, error) {
 	}
 	c := &Controller{cfg: cfg, lis: lis, lg: cfg.Logger.Named("controller").With(zap.String("identity", cfg.Identity))}
 	c.grpc = grpc.NewServer()
-	apiserver.New(store.New(cfg.Etcd), cfg.Identity, cfg.Clock, cfg.Logger).Register(c.grpc)
+	apiserver.New(store.New(cfg.Etcd), cfg.Identity, cfg.Clock, cfg.Logger, apiserver.WithWatchBuffer(cfg.WatchBuffer)).Register(c.grpc)
 	return c, nil
 }
 

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/drover-dev/drover/controller"
+	"github.com/drover-dev/drover/controller/apiserver"
 	"github.com/drover-dev/drover/controller/job"
 	"github.com/drover-dev/drover/internal/metrics"
 )
@@ -17,6 +19,7 @@ func init() {
 		electionTTL                           time.Duration
 		cronMinute                            time.Duration
 		maxPending                            int
+		watchBuffer                           int
 		observe                               observeFlags
 	)
 	cmd := &cobra.Command{
@@ -33,6 +36,9 @@ over at once.`,
 		Example: `  drover controller --etcd-endpoints http://10.0.0.1:2379,http://10.0.0.2:2379 --listen 0.0.0.0:7070`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if watchBuffer < apiserver.MinWatchBuffer {
+				return fmt.Errorf("--watch-buffer must be at least %d (the most changes one store transaction makes), not %d", apiserver.MinWatchBuffer, watchBuffer)
+			}
 			lg, err := newLogger(logLevel)
 			if err != nil {
 				return err
@@ -45,7 +51,7 @@ over at once.`,
 			defer cli.Close()
 			reg := metrics.NewRegistry()
 			c, err := controller.New(controller.Config{Etcd: cli, Listen: listen, Identity: identity, ElectionTTL: electionTTL, Logger: lg, CronMinute: cronMinute,
-				MaxPendingPodsPerJob: maxPending, Metrics: metrics.NewController(reg)})
+				MaxPendingPodsPerJob: maxPending, Metrics: metrics.NewController(reg), WatchBuffer: watchBuffer})
 			if err != nil {
 				return err
 			}
@@ -66,6 +72,7 @@ over at once.`,
 	f.StringVar(&identity, "identity", "", "this replica's name in the election (default hostname-pid)")
 	f.DurationVar(&electionTTL, "election-ttl", controller.DefaultElectionTTL, "leader election session TTL: a dead leader is replaced within it")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.IntVar(&watchBuffer, "watch-buffer", apiserver.DefaultWatchBuffer, "changes a watch stream holds for a client that is not reading them, at least "+fmt.Sprint(apiserver.MinWatchBuffer)+"; a client further behind has its stream ended (ResourceExhausted, WATCH_TOO_FAR_BEHIND) and watches again from its last resourceVersion, as the SDK does")
 	addCronMinuteFlag(cmd, &cronMinute)
 	addMaxPendingFlag(cmd, &maxPending)
 	observe.register(f)

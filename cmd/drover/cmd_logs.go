@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 	"github.com/drover-dev/drover/pkg/client"
@@ -33,7 +35,10 @@ func newLogsCmd(env *cliEnv) *cobra.Command {
 		Long: `Print a pod's output (stdout and stderr, as its worker kept it), also after
 the pod finished. job/NAME prints the output of every pod of the Job (label
 job-name=NAME), each line prefixed with [POD] when there are several; with -f
-they are followed at once.
+they are followed at once. A pod whose log cannot be read (lost with its
+node, not scheduled yet) gets a line "# pod NAME: log not available: REASON"
+on stderr and the others are still printed; the command fails only when no
+pod's log could be read.
 
 Workers cap each container's log: they rotate it at --container-log-max-size
 and keep --container-log-max-files files (by default 10Mi x 5, as the
@@ -115,35 +120,75 @@ func runLogs(ctx context.Context, env *cliEnv, target string, o logsOptions) err
 		if pw != nil {
 			pw.flush()
 		}
-		if client.IsNotFound(err) {
-			return fmt.Errorf("pods %q not found", pod)
+		if k == kindJob && logUnavailable(err) {
+			// job/NAME: a pod whose log is gone (lost with its node, not
+			// scheduled yet, deleted meanwhile) gets a note on stderr, at
+			// once, and the other pods' logs are still printed.
+			mu.Lock()
+			fmt.Fprintf(env.errOut, "# pod %s: log not available: %v\n", pod, err)
+			mu.Unlock()
 		}
 		return err
 	}
+	errs := make([]error, len(pods))
 	if !o.follow {
-		for _, p := range pods {
-			if err := stream(p); err != nil {
-				return err
+		for i, p := range pods {
+			if errs[i] = stream(p); errs[i] != nil && (k == kindPod || !logUnavailable(errs[i])) {
+				break
 			}
 		}
-		return nil
+	} else {
+		var wg sync.WaitGroup
+		for i, p := range pods {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = stream(p)
+			}()
+		}
+		wg.Wait()
 	}
-	var wg sync.WaitGroup
-	errs := make([]error, len(pods))
-	for i, p := range pods {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = stream(p)
-		}()
+	if k == kindPod {
+		return podLogError(ctx, c, o.namespace, name, errs[0])
 	}
-	wg.Wait()
+	// The command fails only when no pod's log could be read.
+	shown := 0
 	for _, err := range errs {
-		if err != nil {
+		switch {
+		case err == nil:
+			shown++
+		case !logUnavailable(err):
 			return err
 		}
 	}
+	if shown == 0 {
+		return fmt.Errorf("job %q: no pod's log is available (%d pods)", name, len(pods))
+	}
 	return nil
+}
+
+// logUnavailable reports whether err says that one pod's log cannot be
+// read (the pod or its containers are gone, its node is unreachable, it is
+// not scheduled yet), as opposed to a failure of the whole command.
+func logUnavailable(err error) bool {
+	switch status.Code(err) {
+	case codes.NotFound, codes.Unavailable, codes.FailedPrecondition:
+		return true
+	}
+	return false
+}
+
+// podLogError explains a failed `drover logs POD`: NotFound means the pod
+// does not exist only if it cannot be read either; otherwise its log is
+// what is gone.
+func podLogError(ctx context.Context, c *client.Client, namespace, pod string, err error) error {
+	if !client.IsNotFound(err) {
+		return err
+	}
+	if _, gerr := c.Pods(namespace).Get(ctx, pod); client.IsNotFound(gerr) {
+		return fmt.Errorf("pods %q not found", pod)
+	}
+	return fmt.Errorf("pod %s: log not available: %w", pod, err)
 }
 
 // podOrder sorts a Job's pods by creation, then name.

@@ -59,8 +59,8 @@ func (s *Server) ListCronJobs(ctx context.Context, req *v1.ListCronJobsRequest) 
 
 // WatchCronJobs streams CronJob changes.
 func (s *Server) WatchCronJobs(req *v1.WatchCronJobsRequest, srv v1.DroverService_WatchCronJobsServer) error {
-	return watchKind(srv.Context(), s.st.CronJobs(), req.GetNamespace(), req.GetOptions(), func(typ string, cj *v1.CronJob) error {
-		return srv.Send(&v1.WatchCronJobsResponse{Type: typ, Object: cj})
+	return watchKind(s, srv, s.st.CronJobs(), req.GetNamespace(), req.GetOptions(), func(typ string, cj *v1.CronJob) proto.Message {
+		return &v1.WatchCronJobsResponse{Type: typ, Object: cj}
 	})
 }
 

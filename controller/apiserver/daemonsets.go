@@ -64,8 +64,8 @@ func (s *Server) ListDaemonSets(ctx context.Context, req *v1.ListDaemonSetsReque
 
 // WatchDaemonSets streams DaemonSet changes.
 func (s *Server) WatchDaemonSets(req *v1.WatchDaemonSetsRequest, srv v1.DroverService_WatchDaemonSetsServer) error {
-	return watchKind(srv.Context(), s.st.DaemonSets(), req.GetNamespace(), req.GetOptions(), func(typ string, ds *v1.DaemonSet) error {
-		return srv.Send(&v1.WatchDaemonSetsResponse{Type: typ, Object: ds})
+	return watchKind(s, srv, s.st.DaemonSets(), req.GetNamespace(), req.GetOptions(), func(typ string, ds *v1.DaemonSet) proto.Message {
+		return &v1.WatchDaemonSetsResponse{Type: typ, Object: ds}
 	})
 }
 

@@ -106,8 +106,8 @@ func (s *Server) ListJobs(ctx context.Context, req *v1.ListJobsRequest) (*v1.Lis
 
 // WatchJobs streams Job changes.
 func (s *Server) WatchJobs(req *v1.WatchJobsRequest, srv v1.DroverService_WatchJobsServer) error {
-	return watchKind(srv.Context(), s.st.Jobs(), req.GetNamespace(), req.GetOptions(), func(typ string, j *v1.Job) error {
-		return srv.Send(&v1.WatchJobsResponse{Type: typ, Object: j})
+	return watchKind(s, srv, s.st.Jobs(), req.GetNamespace(), req.GetOptions(), func(typ string, j *v1.Job) proto.Message {
+		return &v1.WatchJobsResponse{Type: typ, Object: j}
 	})
 }
 

@@ -49,6 +49,9 @@ func (s *Server) PodLogs(req *v1.PodLogsRequest, srv v1.DroverService_PodLogsSer
 		return status.Errorf(codes.FailedPrecondition, "pod %s is not scheduled yet: no logs", name)
 	}
 	node, err := s.st.Nodes().Get(ctx, "", nodeName)
+	if errors.Is(err, store.ErrNotFound) {
+		return status.Errorf(codes.NotFound, "pod %s ran on node %s, which no longer exists: its log went with it", name, nodeName)
+	}
 	if err != nil {
 		return toStatus(err)
 	}

@@ -59,8 +59,8 @@ func (s *Server) ListNodes(ctx context.Context, req *v1.ListNodesRequest) (*v1.L
 
 // WatchNodes streams node changes.
 func (s *Server) WatchNodes(req *v1.WatchNodesRequest, srv v1.DroverService_WatchNodesServer) error {
-	return watchKind(srv.Context(), s.st.Nodes(), "", req.GetOptions(), func(typ string, n *v1.Node) error {
-		return srv.Send(&v1.WatchNodesResponse{Type: typ, Object: n})
+	return watchKind(s, srv, s.st.Nodes(), "", req.GetOptions(), func(typ string, n *v1.Node) proto.Message {
+		return &v1.WatchNodesResponse{Type: typ, Object: n}
 	})
 }
 
@@ -129,7 +129,7 @@ func (s *Server) ListEvents(ctx context.Context, req *v1.ListEventsRequest) (*v1
 
 // WatchEvents streams events.
 func (s *Server) WatchEvents(req *v1.WatchEventsRequest, srv v1.DroverService_WatchEventsServer) error {
-	return watchKind(srv.Context(), s.st.Events(), req.GetNamespace(), req.GetOptions(), func(typ string, e *v1.Event) error {
-		return srv.Send(&v1.WatchEventsResponse{Type: typ, Object: e})
+	return watchKind(s, srv, s.st.Events(), req.GetNamespace(), req.GetOptions(), func(typ string, e *v1.Event) proto.Message {
+		return &v1.WatchEventsResponse{Type: typ, Object: e}
 	})
 }

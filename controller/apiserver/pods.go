@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
@@ -33,8 +34,8 @@ func (s *Server) ListPods(ctx context.Context, req *v1.ListPodsRequest) (*v1.Lis
 
 // WatchPods streams pod changes.
 func (s *Server) WatchPods(req *v1.WatchPodsRequest, srv v1.DroverService_WatchPodsServer) error {
-	return watchKind(srv.Context(), s.st.Pods(), req.GetNamespace(), req.GetOptions(), func(typ string, p *v1.Pod) error {
-		return srv.Send(&v1.WatchPodsResponse{Type: typ, Object: p})
+	return watchKind(s, srv, s.st.Pods(), req.GetNamespace(), req.GetOptions(), func(typ string, p *v1.Pod) proto.Message {
+		return &v1.WatchPodsResponse{Type: typ, Object: p}
 	})
 }
 

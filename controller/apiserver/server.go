@@ -5,6 +5,7 @@ package apiserver
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -25,11 +26,19 @@ type Server struct {
 	clk      clock.Clock
 	lg       *zap.Logger
 	dial     func(ctx context.Context, addr string) (*grpc.ClientConn, error)
+	// watchBuffer bounds what a watch stream holds for its client (watch.go).
+	watchBuffer int
+	// watchesBehind counts the watch streams ended for falling behind.
+	watchesBehind atomic.Int64
 }
 
 // New returns an API server over st; identity names this replica.
-func New(st *store.Store, identity string, clk clock.Clock, lg *zap.Logger) *Server {
-	return &Server{st: st, identity: identity, clk: clk, lg: lg.Named("api"), dial: dialAgent}
+func New(st *store.Store, identity string, clk clock.Clock, lg *zap.Logger, opts ...Option) *Server {
+	s := &Server{st: st, identity: identity, clk: clk, lg: lg.Named("api"), dial: dialAgent, watchBuffer: DefaultWatchBuffer}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Register adds the service to g.

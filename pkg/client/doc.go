@@ -75,7 +75,11 @@
 // again from there, on any address, with backoff, and the caller sees every
 // change exactly once, in order. When that revision has been compacted away
 // (the watcher was disconnected for longer than the store keeps history),
-// Recv fails with ErrGone: List again and Watch from the new list.
+// Recv fails with ErrGone: List again and Watch from the new list. A caller
+// that reads slower than changes come makes the server end the stream once
+// it is more than the server's watch buffer behind (ResourceExhausted,
+// reason WATCH_TOO_FAR_BEHIND); Recv then opens it again at once from the
+// last change returned, so that too costs no change.
 //
 // # Errors
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -128,4 +129,26 @@ func FieldErrors(err error) validation.ErrorList {
 		return l
 	}
 	return nil
+}
+
+// reasonWatchTooFarBehind is the google.rpc.ErrorInfo reason of the
+// ResourceExhausted error that ends a watch stream whose client fell too far
+// behind (the server's --watch-buffer; see DroverService in
+// proto/drover/v1/api.proto).
+const reasonWatchTooFarBehind = "WATCH_TOO_FAR_BEHIND"
+
+// isWatchBehind reports whether the server ended a watch because this
+// client did not keep up: watching again from the last revision received
+// loses nothing.
+func isWatchBehind(err error) bool {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.ResourceExhausted {
+		return false
+	}
+	for _, d := range st.Details() {
+		if ei, ok := d.(*errdetails.ErrorInfo); ok && ei.GetReason() == reasonWatchTooFarBehind {
+			return true
+		}
+	}
+	return false
 }

@@ -169,6 +169,6 @@ func watchRetryable(err error) bool {
 	// with the call), which can fire a moment before ours, or cancelled it
 	// itself. Looking again is right either way; our own deadline ends
 	// the wait (callers check ctx first).
-	return errors.Is(err, io.EOF) || IsUnavailable(err) || IsGone(err) || IsConflict(err) ||
+	return errors.Is(err, io.EOF) || IsUnavailable(err) || IsGone(err) || IsConflict(err) || isWatchBehind(err) ||
 		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

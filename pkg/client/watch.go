@@ -126,7 +126,11 @@ func (w *Watcher[T]) reopen(ctx context.Context) error {
 // Recv blocks until the next change and returns it. When the stream
 // breaks (Unavailable, or the server ended it) Recv reopens it from the
 // last revision it returned, with backoff, for as long as it takes: it
-// blocks across a controller restart and returns no duplicate. It returns
+// blocks across a controller restart and returns no duplicate. When the
+// server ends the stream because this client fell too far behind
+// (ResourceExhausted, reason WATCH_TOO_FAR_BEHIND: the caller read slower
+// than changes came), Recv reopens it at once from the last revision it
+// returned, so the caller still sees every change. It returns
 // an error, and the watcher is done, when ctx (given to Watch) ends or Close
 // is called (context.Canceled), when the revision to resume from has been
 // compacted (ErrGone: list again and watch from the list's resource
@@ -162,6 +166,12 @@ func (w *Watcher[T]) Recv() (WatchEvent[T], error) {
 			w.recv = nil
 			if w.ctx.Err() != nil {
 				return WatchEvent[T]{}, w.ctx.Err()
+			}
+			if isWatchBehind(err) {
+				// The server ended the stream because this client fell
+				// too far behind (SPEC B1): open it again at once from
+				// the last change returned; history fills the gap.
+				continue
 			}
 			if !errors.Is(err, io.EOF) && !IsUnavailable(err) {
 				return WatchEvent[T]{}, err

@@ -3,8 +3,9 @@
 // Jobs, CronJobs, DaemonSets, pods, nodes, events and pod logs in maps with
 // a revision counter, serves lists (label selectors, paging) and watches
 // (from a revision or from now), validates created objects with package
-// validation, and can be told to fail the next calls of a method. It is not
-// a model of the real server's behaviour beyond that.
+// validation, and can be told to fail the next calls of a method or to end
+// the open watches (EndWatches). It is not a model of the real server's
+// behaviour beyond that.
 package clienttest
 
 import (
@@ -63,12 +64,17 @@ type Server struct {
 	history []change
 	changed chan struct{}
 	logs    map[string][]byte
+	logErrs map[string]error
 	fail    map[string][]error
 	calls   map[string]int
 	leader  string
 	uid     int
 	grpc    *grpc.Server
 	done    chan struct{}
+
+	// endGen counts EndWatches calls; endErr is the last one's error.
+	endGen int
+	endErr error
 }
 
 // NewServer starts a fake server and stops it when the test ends.
@@ -93,6 +99,7 @@ func Start() (*Server, error) {
 		objs:    map[kind]map[string]object{kindJob: {}, kindPod: {}, kindNode: {}, kindEvent: {}, kindCronJob: {}, kindDaemonSet: {}},
 		changed: make(chan struct{}),
 		logs:    map[string][]byte{},
+		logErrs: map[string]error{},
 		fail:    map[string][]error{},
 		calls:   map[string]int{},
 		leader:  "controller-0",
@@ -205,6 +212,28 @@ func (s *Server) SetLogs(ns, pod, container string, data string) {
 	s.logs[key(ns, pod)+"/"+container] = []byte(data)
 }
 
+// SetLogsError makes PodLogs of a pod (any container) fail with err, as
+// the real server does when the pod's node or containers are gone.
+func (s *Server) SetLogsError(ns, pod string, err error) {
+	ns = defaultNS(ns)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logErrs[key(ns, pod)] = err
+}
+
+// EndWatches ends every watch stream open now with err, once each has sent
+// the changes made before the call, as the real server ends a stream whose
+// client fell too far behind (ResourceExhausted, reason
+// WATCH_TOO_FAR_BEHIND). Streams opened afterwards are not affected.
+func (s *Server) EndWatches(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.endGen++
+	s.endErr = err
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
 // Job returns the stored Job, or nil.
 func (s *Server) Job(ns, name string) *v1.Job {
 	ns = defaultNS(ns)
@@ -293,6 +322,9 @@ func (s *Server) watch(ctx context.Context, k kind, ns string, opts *v1.ListOpti
 	match := func(o object) bool {
 		return (ns == "" || o.GetMetadata().GetNamespace() == ns) && sel.Matches(o.GetMetadata().GetLabels())
 	}
+	s.mu.Lock()
+	gen := s.endGen
+	s.mu.Unlock()
 	var from int64
 	if rv := opts.GetResourceVersion(); rv != "" {
 		if from, err = strconv.ParseInt(rv, 10, 64); err != nil {
@@ -322,11 +354,15 @@ func (s *Server) watch(ctx context.Context, k kind, ns string, opts *v1.ListOpti
 		}
 		from = s.rev
 		wake := s.changed
+		endGen, endErr := s.endGen, s.endErr
 		s.mu.Unlock()
 		for _, c := range pending {
 			if err := send(c.typ, proto.Clone(c.obj).(object)); err != nil {
 				return err
 			}
+		}
+		if endGen != gen {
+			return endErr
 		}
 		select {
 		case <-ctx.Done():
@@ -599,7 +635,11 @@ func (s *Server) PodLogs(req *v1.PodLogsRequest, stream grpc.ServerStreamingServ
 	}
 	s.mu.Lock()
 	data := s.logs[key(req.GetNamespace(), req.GetName())+"/"+req.GetContainer()]
+	lerr := s.logErrs[key(req.GetNamespace(), req.GetName())]
 	s.mu.Unlock()
+	if lerr != nil {
+		return lerr
+	}
 	if n := req.GetTailLines(); n > 0 {
 		data = tail(data, int(n))
 	}

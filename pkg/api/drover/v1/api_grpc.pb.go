@@ -60,6 +60,11 @@ const (
 // Errors use gRPC codes: NotFound, AlreadyExists, InvalidArgument (with
 // google.rpc.BadRequest field violations), Aborted for a resourceVersion
 // conflict, Unavailable while no leader or store is reachable.
+// A Watch* stream whose client falls further behind than the replica's watch
+// buffer (drover controller --watch-buffer) is ended with ResourceExhausted
+// and a google.rpc.ErrorInfo of reason WATCH_TOO_FAR_BEHIND, domain
+// drover.dev (SPEC B1): watch again from the resourceVersion of the last
+// change received, or list again; a compacted resourceVersion is OutOfRange.
 type DroverServiceClient interface {
 	// CreateJob validates and stores a new Job (SPEC O4, L3).
 	CreateJob(ctx context.Context, in *CreateJobRequest, opts ...grpc.CallOption) (*CreateJobResponse, error)
@@ -524,6 +529,11 @@ func (c *droverServiceClient) GetLeader(ctx context.Context, in *GetLeaderReques
 // Errors use gRPC codes: NotFound, AlreadyExists, InvalidArgument (with
 // google.rpc.BadRequest field violations), Aborted for a resourceVersion
 // conflict, Unavailable while no leader or store is reachable.
+// A Watch* stream whose client falls further behind than the replica's watch
+// buffer (drover controller --watch-buffer) is ended with ResourceExhausted
+// and a google.rpc.ErrorInfo of reason WATCH_TOO_FAR_BEHIND, domain
+// drover.dev (SPEC B1): watch again from the resourceVersion of the last
+// change received, or list again; a compacted resourceVersion is OutOfRange.
 type DroverServiceServer interface {
 	// CreateJob validates and stores a new Job (SPEC O4, L3).
 	CreateJob(context.Context, *CreateJobRequest) (*CreateJobResponse, error)
