@@ -8,6 +8,7 @@ import (
 
 	"github.com/drover-dev/drover/controller"
 	"github.com/drover-dev/drover/controller/job"
+	"github.com/drover-dev/drover/internal/etcdtest"
 	v1 "github.com/drover-dev/drover/pkg/api/drover/v1"
 )
 
@@ -109,5 +110,14 @@ func TestLargeTemplateJobRuns(t *testing.T) {
 	got := c.waitJob("big", "Complete", 2*time.Minute)
 	if got.GetStatus().GetSucceeded() != 12 {
 		t.Fatalf("status %v", got.GetStatus())
+	}
+}
+
+// TestMaxPendingPodsValidated: a negative bound is refused, naming the flag.
+func TestMaxPendingPodsValidated(t *testing.T) {
+	cli, _ := etcdtest.Start(t)
+	_, err := controller.New(controller.Config{Etcd: cli, Listen: "127.0.0.1:0", MaxPendingPodsPerJob: -1})
+	if err == nil || !strings.Contains(err.Error(), "--max-pending-pods-per-job") {
+		t.Fatalf("error %v", err)
 	}
 }

@@ -95,6 +95,9 @@ func New(cfg Config) (*Controller, error) {
 	if cfg.ElectionTTL <= 0 {
 		cfg.ElectionTTL = DefaultElectionTTL
 	}
+	if cfg.MaxPendingPodsPerJob < 0 {
+		return nil, fmt.Errorf("controller: --max-pending-pods-per-job must be > 0 (0: the default %d), not %d", job.DefaultMaxPendingPods, cfg.MaxPendingPodsPerJob)
+	}
 	if cfg.Identity == "" {
 		host, _ := os.Hostname()
 		cfg.Identity = fmt.Sprintf("%s-%d", host, os.Getpid())
