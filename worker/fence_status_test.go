@@ -46,3 +46,15 @@ func TestFencedPodThatExitedZeroSucceeded(t *testing.T) {
 		})
 	}
 }
+
+// TestFencedBeforeCreatedIsDisrupted: a container the fence kept from ever
+// starting (see podWorker.neverStarted) makes the failure a disruption too.
+func TestFencedBeforeCreatedIsDisrupted(t *testing.T) {
+	now := time.Unix(1800000000, 0)
+	never := ctrView{name: "c", info: &runtimev1.ContainerInfo{State: runtimev1.ContainerState_CONTAINER_STATE_EXITED,
+		ExitCode: ExitCodeNeverStarted, Reason: ReasonNeverStarted, FinishedAtUnixNano: now.UnixNano()}}
+	st := buildStatus(nil, podView{ctrs: []ctrView{never}, cause: causeFenced}, now)
+	if st.GetPhase() != PhaseFailed || st.GetReason() != ReasonNodeFenced || findCondition(st, ConditionDisruption) == nil {
+		t.Fatalf("status %v", st)
+	}
+}

@@ -129,15 +129,15 @@ func (v podView) allSucceeded() bool {
 }
 
 // fencedFailure reports whether the pod failed because the worker fenced:
-// a container of it was killed by a signal. One that failed by itself (a
-// non-zero exit) before the fence reached it is an ordinary failure (J6,
-// J15), not a disruption.
+// a container of it was killed by a signal, or never started because of
+// the fence. One that failed by itself (a non-zero exit) before the fence
+// reached it is an ordinary failure (J6, J15), not a disruption.
 func (v podView) fencedFailure(phase string) bool {
 	if v.cause != causeFenced || phase != PhaseFailed {
 		return false
 	}
 	for _, c := range v.ctrs {
-		if c.info.GetSignal() != 0 {
+		if c.info.GetSignal() != 0 || c.info.GetReason() == ReasonNeverStarted {
 			return true
 		}
 	}
