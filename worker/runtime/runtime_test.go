@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/sys/unix"
 
 	runtimev1 "github.com/drover-dev/drover/pkg/api/drover/runtime/v1"
 	"github.com/drover-dev/drover/worker/runtime"
@@ -55,8 +56,19 @@ func TestOverGRPC(t *testing.T) {
 	defer closer.Close()
 	c := runtime.NewClient(conn)
 
-	cfg := &runtimev1.ContainerConfig{Id: "c1", Command: []string{"sh", "-c", "echo a; sleep 0.2; echo b; exit 5"},
-		Labels: map[string]string{"k": "v"}}
+	// The container waits on a fifo the test writes only after checking
+	// that it runs (a sleep finished first on a loaded machine).
+	fifo := filepath.Join(dir, "go")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	release, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release.Close()
+	cfg := &runtimev1.ContainerConfig{Id: "c1", Command: []string{"sh", "-c", `echo a; read x < "$FIFO"; echo b; exit 5`},
+		Env: map[string]string{"FIFO": fifo}, Labels: map[string]string{"k": "v"}}
 	info, err := c.Run(ctx, cfg)
 	if err != nil || info.GetState() != runtimev1.ContainerState_CONTAINER_STATE_RUNNING {
 		t.Fatalf("run: %v %v", info, err)
@@ -66,6 +78,9 @@ func TestOverGRPC(t *testing.T) {
 	}
 	if err := c.Remove(ctx, "c1"); !errors.Is(err, runtime.ErrRunning) {
 		t.Fatalf("remove running: %v", err)
+	}
+	if _, err := release.WriteString("go\n"); err != nil {
+		t.Fatal(err)
 	}
 	r, err := c.Logs(ctx, "c1", true, 0)
 	if err != nil {
